@@ -1,0 +1,376 @@
+"""The supervisor: starts a cluster, breaks it on request, and records everything in one trace.
+
+``open_cluster`` is the one entry point for tests, the grader, the TUI and ``distlab run``. Where
+the nodes run is a *placement*: all in this process (``"inprocess"``) or one OS process each
+(``"processes"``). Node code and this API are the same for both.
+"""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeAlias
+
+import trio
+
+from ._errors import ConfigError
+from ._faults import FaultState
+from ._framing import MAX_FRAME_BYTES
+from ._network import FaultChange, Network
+from ._node import Node
+from ._roster import NodeEntry, Roster
+from ._trace import (
+    CRASH,
+    FAULT,
+    FLUSH_INTERVAL,
+    PAUSE,
+    RESTART,
+    RESUME,
+    RUN_END,
+    RUN_START,
+    SPAWN,
+    START,
+    STATUS,
+    Trace,
+    TraceEvent,
+)
+
+Placement: TypeAlias = Literal["inprocess", "processes"]
+PLACEMENTS: tuple[Placement, ...] = ("inprocess", "processes")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node to run: its name, its role in the lab, and the class that implements it."""
+
+    name: str
+    role: str
+    node_class: type[Node]
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    nodes: tuple[NodeSpec, ...]
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def class_for_role(self, role: str) -> type[Node]:
+        for node in self.nodes:
+            if node.role == role:
+                return node.node_class
+        raise ConfigError(
+            f"no node class for role {role!r}: roles in this cluster are "
+            f"{', '.join(sorted({n.role for n in self.nodes}))}"
+        )
+
+
+class PlacementDriver(Protocol):
+    """How nodes are actually run: in this process, or one OS process each."""
+
+    async def start(self, entry: NodeEntry, node_class: type[Node]) -> int | None:
+        """Bind the node's socket and return its port; its code waits for ``admit``."""
+
+    def admit(self, name: str) -> None: ...
+    async def kill(self, name: str) -> None:
+        """Crash the node now and record the crash."""
+
+    def pause(self, name: str) -> None: ...
+    def resume(self, name: str) -> None: ...
+    def roster_changed(self) -> None: ...
+    def faults_changed(self, change: FaultChange) -> None: ...
+    async def stop_all(self) -> None: ...
+
+
+def random_seed() -> int:
+    return secrets.randbelow(10**6)
+
+
+class Cluster:
+    """A running cluster. Get one from :func:`open_cluster`.
+
+    Faults: ``cluster.network.set_faults(drop=0.2)``, ``cluster.network.isolate("server")``,
+    ``cluster.network.heal()``. Nodes: ``await cluster.crash("worker-1")``,
+    ``await cluster.restart("worker-1")``, ``await cluster.pause(...)``, ``await
+    cluster.spawn("worker-4", role="worker")``. What nodes publish:
+    ``cluster.status_of("client")``. Everything that happens: ``cluster.trace``.
+    """
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        *,
+        seed: int,
+        trace: Trace,
+        network: Network,
+        storage_dir: Path,
+        frame_limit: int,
+        placement: Placement,
+    ) -> None:
+        self.spec = spec
+        self.seed = seed
+        self.trace = trace
+        self.network = network
+        self.roster = Roster()
+        self.config: Mapping[str, Any] = dict(spec.config)
+        self.storage_dir = storage_dir
+        self.frame_limit = frame_limit
+        self.placement = placement
+        self.started_at = time.monotonic()
+        self._classes: dict[str, type[Node]] = {}
+        self._status: dict[str, dict[str, Any]] = {}
+        self._status_changed = trio.Event()
+        self._driver: PlacementDriver | None = None
+        self._lock = trio.Lock()
+        trace.subscribe(self._observe)
+        network.on_change(self._faults_changed)
+
+    # -- time and events ---------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Seconds since the cluster started."""
+        return time.monotonic() - self.started_at
+
+    def emit(self, kind: str, **fields: Any) -> TraceEvent:
+        return self.trace.record(kind, self.now(), fields)
+
+    def _observe(self, event: TraceEvent) -> None:
+        if event.kind == STATUS:
+            self._status.setdefault(event["node"], {}).update(event["fields"])
+            self._status_changed.set()
+            self._status_changed = trio.Event()
+        elif event.kind == CRASH:
+            entry = self.roster.get(event["node"])
+            if entry is not None and entry.incarnation == event.get(
+                "incarnation", entry.incarnation
+            ):
+                self._set_state(entry, "crashed")
+
+    def _faults_changed(self, change: FaultChange) -> None:
+        self.emit(
+            FAULT,
+            change=change.description,
+            faults=change.state.to_dict(),
+            summary=change.state.describe(),
+        )
+        if self._driver is not None:
+            self._driver.faults_changed(change)
+
+    # -- reading state -------------------------------------------------------------------------
+
+    @property
+    def names(self) -> list[str]:
+        return self.roster.names()
+
+    def state(self, name: str) -> str:
+        """``"up"``, ``"paused"``, ``"crashed"``, ``"starting"`` or ``"stopped"``."""
+        return self._entry(name).state
+
+    def status_of(self, name: str) -> dict[str, Any]:
+        """Every field the node has published with ``status()`` since it last started."""
+        self._entry(name)
+        return dict(self._status.get(name, {}))
+
+    async def wait_for_status(
+        self, name: str, predicate: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        """Wait until ``predicate(status_of(name))`` holds; returns that status.
+
+        Bound it with ``trio.fail_after`` / ``trio.move_on_after``.
+        """
+        while True:
+            status = self.status_of(name)
+            if predicate(status):
+                return status
+            await self._status_changed.wait()
+
+    def _entry(self, name: str) -> NodeEntry:
+        entry = self.roster.get(name)
+        if entry is None:
+            raise ConfigError(f"no node named {name!r}; nodes: {', '.join(self.roster.names())}")
+        return entry
+
+    def _set_state(self, entry: NodeEntry, state: Any) -> None:
+        entry.state = state
+        if state in ("crashed", "stopped"):
+            entry.port = None
+        if self._driver is not None:
+            self._driver.roster_changed()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def _start_node(self, entry: NodeEntry, kind: str) -> None:
+        entry.incarnation += 1
+        entry.state = "starting"
+        self._status.pop(entry.name, None)
+        assert self._driver is not None
+        port = await self._driver.start(entry, self._classes[entry.name])
+        if port is None or entry.state != "starting":
+            return  # it crashed while starting; the crash is in the trace
+        entry.port = port
+        self._set_state(entry, "up")
+        self.emit(
+            kind,
+            node=entry.name,
+            role=entry.role,
+            incarnation=entry.incarnation,
+            port=port,
+            cls=self._classes[entry.name].__name__,
+        )
+        self._driver.admit(entry.name)
+
+    async def crash(self, name: str) -> None:
+        """Crash a node now: its tasks stop, its memory is lost, its storage stays."""
+        async with self._lock:
+            entry = self._entry(name)
+            if entry.state in ("crashed", "stopped"):
+                return
+            assert self._driver is not None
+            # The driver records the crash, which marks the node crashed (see _observe).
+            await self._driver.kill(name)
+
+    async def restart(self, name: str) -> None:
+        """Start a fresh incarnation (crashing the current one first if it is still running)."""
+        await self.crash(name)
+        async with self._lock:
+            await self._start_node(self._entry(name), RESTART)
+
+    async def pause(self, name: str) -> None:
+        """Freeze a node: it handles nothing until resumed; messages to it wait in its socket."""
+        async with self._lock:
+            entry = self._entry(name)
+            if entry.state != "up":
+                raise ConfigError(f"cannot pause {name}: it is {entry.state}, not up")
+            assert self._driver is not None
+            self._driver.pause(name)
+            self._set_state(entry, "paused")
+            self.emit(PAUSE, node=name)
+
+    async def resume(self, name: str) -> None:
+        async with self._lock:
+            entry = self._entry(name)
+            if entry.state != "paused":
+                raise ConfigError(f"cannot resume {name}: it is {entry.state}, not paused")
+            assert self._driver is not None
+            self._driver.resume(name)
+            self._set_state(entry, "up")
+            self.emit(RESUME, node=name)
+
+    async def spawn(self, name: str, *, role: str, node_class: type[Node] | None = None) -> None:
+        """Add a node to the running cluster (autoscaling). Its class defaults to its role's."""
+        async with self._lock:
+            if name in self.roster:
+                raise ConfigError(f"a node named {name!r} already exists")
+            self._classes[name] = node_class or self.spec.class_for_role(role)
+            entry = self.roster.add(name, role)
+            self.emit(SPAWN, node=name, role=role)
+            if self._driver is not None:
+                self._driver.roster_changed()
+            await self._start_node(entry, START)
+
+    async def _start_all(self, driver: PlacementDriver) -> None:
+        self._driver = driver
+        for node in self.spec.nodes:
+            if node.name in self.roster:
+                raise ConfigError(f"two nodes are named {node.name!r}")
+            self._classes[node.name] = node.node_class
+            self.roster.add(node.name, node.role)
+        self.emit(
+            RUN_START,
+            seed=self.seed,
+            placement=self.placement,
+            nodes={n.name: n.role for n in self.spec.nodes},
+            config=dict(self.config),
+            faults=self.network.state.to_dict(),
+            summary=self.network.state.describe(),
+        )
+        async with self._lock:
+            for node in self.spec.nodes:
+                await self._start_node(self.roster[node.name], START)
+
+    async def _stop(self, reason: str) -> None:
+        if self._driver is not None:
+            await self._driver.stop_all()
+        for entry in self.roster:
+            if entry.state != "crashed":
+                entry.state = "stopped"
+        self.emit(RUN_END, reason=reason, counts=dict(self.trace.counts))
+        self.trace.flush()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await trio.sleep(FLUSH_INTERVAL)
+            self.trace.flush()
+
+
+@asynccontextmanager
+async def open_cluster(
+    spec: ClusterSpec,
+    *,
+    seed: int | None = None,
+    placement: Placement = "inprocess",
+    faults: FaultState | None = None,
+    trace_path: Path | None = None,
+    storage_dir: Path | None = None,
+    frame_limit: int = MAX_FRAME_BYTES,
+    keep_events: bool = True,
+) -> AsyncIterator[Cluster]:
+    """Start every node of ``spec`` and yield the running :class:`Cluster`.
+
+    Leaving the block stops every node; messages still in flight are recorded as lost. Example::
+
+        async with open_cluster(spec, seed=7) as cluster:
+            cluster.network.set_faults(drop=0.1)
+            await cluster.wait_for_status("client", lambda s: s.get("done"))
+    """
+    if placement not in PLACEMENTS:
+        raise ConfigError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
+    if seed is None:
+        seed = random_seed()
+    trace = Trace(path=trace_path, keep=keep_events)
+    with tempfile.TemporaryDirectory(prefix="distlab-") as tmp:
+        cluster = Cluster(
+            spec,
+            seed=seed,
+            trace=trace,
+            network=Network(seed=seed, state=faults),
+            storage_dir=storage_dir or Path(tmp) / "storage",
+            frame_limit=frame_limit,
+            placement=placement,
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                driver = _make_driver(placement, cluster, nursery)
+                nursery.start_soon(cluster._flush_forever)
+                reason = "the run finished"
+                try:
+                    await cluster._start_all(driver)
+                    yield cluster
+                except BaseException as exc:
+                    reason = f"the run was interrupted ({type(exc).__name__})"
+                    raise
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await cluster._stop(reason)
+                    nursery.cancel_scope.cancel()
+        finally:
+            trace.close()
+
+
+def _make_driver(placement: Placement, cluster: Cluster, nursery: trio.Nursery) -> PlacementDriver:
+    if placement == "inprocess":
+        from ._inprocess import InProcessDriver
+
+        return InProcessDriver(cluster, nursery)
+    from ._processes import ProcessDriver
+
+    return ProcessDriver(cluster, nursery)
+
+
+def class_location(node_class: type[Node]) -> tuple[str, str]:
+    """Where a node process can import ``node_class`` from: (file path, qualified name)."""
+    return inspect.getfile(node_class), node_class.__qualname__

@@ -1,0 +1,101 @@
+"""The in-process placement: every node in this process, on this trio loop, over real TCP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ._network import FaultChange
+from ._node import Node
+from ._roster import NodeEntry, Roster
+from ._runner import NodeRunner
+from ._trace import CRASH
+from ._transport import LiveTransport
+
+if TYPE_CHECKING:
+    from ._cluster import Cluster
+
+
+class InProcessDriver:
+    """Runs node runners as tasks; one transport serves them all."""
+
+    def __init__(self, cluster: Cluster, nursery: trio.Nursery) -> None:
+        self._cluster = cluster
+        self._nursery = nursery
+        self._runners: dict[str, NodeRunner] = {}
+        self.roster: Roster = cluster.roster
+        self.config: Mapping[str, Any] = cluster.config
+        self.seed: int = cluster.seed
+        self.storage_dir: Path = cluster.storage_dir
+        self.frame_limit: int = cluster.frame_limit
+        self._transport = LiveTransport(
+            nursery=nursery,
+            roster=cluster.roster,
+            network=cluster.network,
+            emit=cluster.emit,
+            now=cluster.now,
+            frame_limit=cluster.frame_limit,
+        )
+
+    # -- the Host protocol, for node runners ---------------------------------------------------
+
+    @property
+    def transport(self) -> LiveTransport:
+        return self._transport
+
+    def now(self) -> float:
+        return self._cluster.now()
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self._cluster.emit(kind, **fields)
+
+    def node_crashed(self, runner: NodeRunner) -> None:
+        """The crash event marks the node crashed in the roster; nothing more to do here."""
+
+    # -- the placement driver --------------------------------------------------------------------
+
+    async def start(self, entry: NodeEntry, node_class: type[Node]) -> int | None:
+        runner = NodeRunner(
+            name=entry.name,
+            role=entry.role,
+            node_class=node_class,
+            incarnation=entry.incarnation,
+            host=self,
+        )
+        self._runners[entry.name] = runner
+        port: int = await self._nursery.start(runner.run)
+        return port
+
+    def admit(self, name: str) -> None:
+        self._runners[name].gate.open()
+
+    async def kill(self, name: str) -> None:
+        runner = self._runners.pop(name)
+        runner.cancel()
+        self.emit(
+            CRASH,
+            node=name,
+            incarnation=runner.incarnation,
+            reason="crashed on purpose (by the supervisor)",
+        )
+
+    def pause(self, name: str) -> None:
+        self._runners[name].gate.shut()
+
+    def resume(self, name: str) -> None:
+        self._runners[name].gate.open()
+
+    def roster_changed(self) -> None:
+        """Runners and the transport read the shared roster directly."""
+
+    def faults_changed(self, change: FaultChange) -> None:
+        """The transport reads the shared network directly."""
+
+    async def stop_all(self) -> None:
+        for runner in self._runners.values():
+            runner.cancel()
+        self._runners.clear()
+        self._transport.close()

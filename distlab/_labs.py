@@ -1,0 +1,170 @@
+"""Labs on disk: ``labs/NN-slug/`` with a ``lab.toml`` spec, a solution, and a demo scenario.
+
+A lab's spec is small and machine-readable::
+
+    title = "Ping: retry until the server answers"
+    solution = "solution.py"          # the reference solution (the default --impl)
+    scenario = "demo.py"              # defines `async def scenario(cluster, *, duration)`
+    duration = 10.0                   # seconds the demo may take
+
+    [[nodes]]                         # one table per role
+    role = "server"
+    class = "PingServer"
+    count = 1                         # count > 1 names nodes server-1, server-2, ...
+
+    [config]                          # parameters the nodes read as self.config[...]
+    pings = 5
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._cluster import Cluster, ClusterSpec, NodeSpec
+from ._errors import ConfigError, ImplementationError, LabNotFoundError
+from ._loading import load_module, load_node_class
+
+SPEC_FILE = "lab.toml"
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """A demo scenario's verdict: passed or not, and a sentence saying what happened."""
+
+    passed: bool
+    summary: str
+
+    @classmethod
+    def ok(cls, summary: str) -> ScenarioResult:
+        return cls(True, summary)
+
+    @classmethod
+    def failed(cls, summary: str) -> ScenarioResult:
+        return cls(False, summary)
+
+
+Scenario = Callable[..., Awaitable[ScenarioResult]]
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    role: str
+    class_name: str
+    count: int
+
+    def node_names(self) -> list[str]:
+        if self.count == 1:
+            return [self.role]
+        return [f"{self.role}-{i}" for i in range(1, self.count + 1)]
+
+
+@dataclass(frozen=True)
+class Lab:
+    number: int
+    slug: str
+    title: str
+    path: Path
+    solution: Path
+    scenario_file: Path
+    duration: float
+    roles: tuple[RoleSpec, ...]
+    config: Mapping[str, Any]
+
+    def cluster_spec(self, impl: Path | None = None) -> ClusterSpec:
+        """The lab's nodes, with classes loaded from ``impl`` (default: the solution)."""
+        path = impl or self.solution
+        nodes = []
+        for role in self.roles:
+            node_class = load_node_class(path, role.class_name)
+            nodes += [NodeSpec(name, role.role, node_class) for name in role.node_names()]
+        return ClusterSpec(tuple(nodes), dict(self.config))
+
+    def scenario(self) -> Scenario:
+        module = load_module(self.scenario_file)
+        fn = getattr(module, "scenario", None)
+        if not callable(fn):
+            raise ImplementationError(
+                f"{self.scenario_file} must define `async def scenario(cluster, *, duration)`"
+            )
+        return fn  # type: ignore[no-any-return]
+
+
+def labs_dir() -> Path:
+    """``$DISTLAB_LABS``, or the ``labs/`` folder of this source tree."""
+    env = os.environ.get("DISTLAB_LABS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "labs"
+
+
+def _field(spec: Mapping[str, Any], key: str, kind: type, where: Path) -> Any:
+    value = spec.get(key)
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}: '{key}' must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def load_lab(path: Path) -> Lab:
+    spec_path = path / SPEC_FILE
+    try:
+        spec = tomllib.loads(spec_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{spec_path}: not valid TOML ({exc})") from None
+    number_text = path.name.split("-", 1)[0]
+    if not number_text.isdigit():
+        raise ConfigError(f"{path}: a lab folder is named NN-slug, e.g. 00-ping")
+    roles = []
+    for i, role in enumerate(spec.get("nodes", [])):
+        where = Path(f"{spec_path} [[nodes]] #{i + 1}")
+        count = role.get("count", 1)
+        if not (isinstance(count, int) and count >= 1):
+            raise ConfigError(f"{where}: 'count' must be a whole number >= 1, got {count!r}")
+        roles.append(
+            RoleSpec(_field(role, "role", str, where), _field(role, "class", str, where), count)
+        )
+    if not roles:
+        raise ConfigError(f"{spec_path}: no [[nodes]] tables: a lab needs at least one role")
+    duration = spec.get("duration", 10.0)
+    if not (isinstance(duration, int | float) and duration > 0):
+        raise ConfigError(f"{spec_path}: 'duration' must be seconds > 0, got {duration!r}")
+    return Lab(
+        number=int(number_text),
+        slug=path.name,
+        title=_field(spec, "title", str, spec_path),
+        path=path,
+        solution=path / _field(spec, "solution", str, spec_path),
+        scenario_file=path / spec.get("scenario", "demo.py"),
+        duration=float(duration),
+        roles=tuple(roles),
+        config=dict(spec.get("config", {})),
+    )
+
+
+def list_labs(root: Path | None = None) -> list[Lab]:
+    root = root or labs_dir()
+    if not root.is_dir():
+        raise LabNotFoundError(f"no labs folder at {root} (set DISTLAB_LABS to the labs folder)")
+    return sorted(
+        (load_lab(p) for p in root.iterdir() if (p / SPEC_FILE).is_file()),
+        key=lambda lab: lab.number,
+    )
+
+
+def find_lab(key: str, root: Path | None = None) -> Lab:
+    """A lab by number (``0``, ``00``), slug (``00-ping``) or name (``ping``)."""
+    labs = list_labs(root)
+    for lab in labs:
+        name = lab.slug.split("-", 1)[-1]
+        if key in (lab.slug, name) or (key.isdigit() and int(key) == lab.number):
+            return lab
+    known = ", ".join(f"{lab.number} ({lab.slug})" for lab in labs)
+    raise LabNotFoundError(f"no lab {key!r}; the labs are: {known}. See `distlab list`.")
+
+
+async def run_scenario(lab: Lab, cluster: Cluster, *, duration: float) -> ScenarioResult:
+    return await lab.scenario()(cluster, duration=duration)

@@ -1,0 +1,269 @@
+"""The processes placement: one OS process per node, supervised from here.
+
+Each node process gets two pipes (commands in, trace events out) and its stdout and stderr are
+read here: the last lines are kept, so a process that dies on its own is reported with its exit
+code and the tail of what it printed. Crash is SIGKILL; pause and resume are SIGSTOP and SIGCONT.
+
+A node process holds the messages it has sent but not yet delivered (their delay has not run
+out). When it dies they die with it: once its event pipe is drained, every message it sent that
+still has no fate is recorded as lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ._child import EXIT_IMPORT_FAILED, EXIT_NODE_CRASHED, EXIT_STOPPED
+from ._fates import FateLedger
+from ._framing import FrameDecoder, frame
+from ._message import encode_json
+from ._network import FaultChange
+from ._node import Node
+from ._roster import NodeEntry
+from ._trace import CRASH, LOG, LOST
+
+if TYPE_CHECKING:
+    from ._cluster import Cluster
+
+OUTPUT_TAIL_LINES = 20
+STOP_GRACE_SECONDS = 3.0
+
+
+class _NodeProcess:
+    def __init__(self, name: str, incarnation: int, proc: trio.Process) -> None:
+        self.name = name
+        self.incarnation = incarnation
+        self.proc = proc
+        self.port: int | None = None
+        self.ready_or_dead = trio.Event()
+        self.dead = trio.Event()
+        self.killed = False
+        self.stopping = False
+        self.crash_reported = False
+        self.tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+        self.output_done = trio.Event()
+        self.commands_in, self.commands_out = trio.open_memory_channel[dict[str, Any]](float("inf"))
+
+    def command(self, message: dict[str, Any]) -> None:
+        if not self.dead.is_set():
+            self.commands_in.send_nowait(message)
+
+    def signal(self, signum: int) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signum)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "it is still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class ProcessDriver:
+    def __init__(self, cluster: Cluster, nursery: trio.Nursery) -> None:
+        self._cluster = cluster
+        self._nursery = nursery
+        self._procs: dict[str, _NodeProcess] = {}
+        self._ledger = FateLedger()
+        cluster.trace.subscribe(self._ledger.observe)
+
+    async def start(self, entry: NodeEntry, node_class: type[Node]) -> int | None:
+        from ._cluster import class_location
+
+        class_file, class_name = class_location(node_class)
+        cmd_read, cmd_write = os.pipe()
+        event_read, event_write = os.pipe()
+        try:
+            proc = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "distlab._child", str(cmd_read), str(event_write)],
+                pass_fds=(cmd_read, event_write),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            os.close(cmd_read)
+            os.close(event_write)
+        child = _NodeProcess(entry.name, entry.incarnation, proc)
+        self._procs[entry.name] = child
+        cluster = self._cluster
+        child.command(
+            {
+                "cmd": "init",
+                "name": entry.name,
+                "role": entry.role,
+                "incarnation": entry.incarnation,
+                "class_file": class_file,
+                "class_name": class_name,
+                "config": dict(cluster.config),
+                "seed": cluster.seed,
+                "storage_dir": str(cluster.storage_dir),
+                "frame_limit": cluster.frame_limit,
+                "started_at": cluster.started_at,
+                "roster": cluster.roster.to_dict(),
+                "faults": cluster.network.state.to_dict(),
+            }
+        )
+        events_done = trio.Event()
+        self._nursery.start_soon(self._write_commands, child, trio.lowlevel.FdStream(cmd_write))
+        self._nursery.start_soon(
+            self._read_events, child, trio.lowlevel.FdStream(event_read), events_done
+        )
+        self._nursery.start_soon(self._read_output, child)
+        self._nursery.start_soon(self._watch, child, events_done)
+        await child.ready_or_dead.wait()
+        return child.port
+
+    def admit(self, name: str) -> None:
+        self._procs[name].command({"cmd": "admit"})
+
+    async def kill(self, name: str) -> None:
+        child = self._procs[name]
+        child.killed = True
+        child.signal(signal.SIGKILL)
+        await child.dead.wait()
+        self._cluster.emit(
+            CRASH,
+            node=name,
+            incarnation=child.incarnation,
+            reason="crashed on purpose (by the supervisor): process killed",
+        )
+        self._account_for_in_flight(child, "was killed")
+
+    def pause(self, name: str) -> None:
+        self._procs[name].signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self._procs[name].signal(signal.SIGCONT)
+
+    def roster_changed(self) -> None:
+        roster = self._cluster.roster.to_dict()
+        for child in self._procs.values():
+            child.command({"cmd": "roster", "roster": roster})
+
+    def faults_changed(self, change: FaultChange) -> None:
+        for child in self._procs.values():
+            child.command(
+                {
+                    "cmd": "faults",
+                    "state": change.state.to_dict(),
+                    "description": change.description,
+                }
+            )
+
+    async def stop_all(self) -> None:
+        alive = [c for c in self._procs.values() if not c.dead.is_set()]
+        for child in alive:
+            child.stopping = True
+            child.signal(signal.SIGCONT)
+            child.command({"cmd": "stop"})
+        with trio.move_on_after(STOP_GRACE_SECONDS):
+            for child in alive:
+                await child.dead.wait()
+        for child in alive:
+            if not child.dead.is_set():
+                child.signal(signal.SIGKILL)
+                await child.dead.wait()
+            self._account_for_in_flight(child, "was stopped at the end of the run")
+
+    # -- per-process tasks -------------------------------------------------------------------
+
+    async def _write_commands(self, child: _NodeProcess, stream: trio.lowlevel.FdStream) -> None:
+        async with stream:
+            async for message in child.commands_out:
+                try:
+                    await stream.send_all(frame(encode_json(message, what="a command")))
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+
+    async def _read_events(
+        self, child: _NodeProcess, stream: trio.lowlevel.FdStream, done: trio.Event
+    ) -> None:
+        decoder = FrameDecoder(limit=64 * 1024 * 1024)
+        trace = self._cluster.trace
+        try:
+            async with stream:
+                while data := await stream.receive_some(65536):
+                    for payload in decoder.feed(data):
+                        message = json.loads(payload)
+                        if "ready" in message:
+                            child.port = message["ready"]
+                            child.ready_or_dead.set()
+                        for kind, t, fields in message.get("events", ()):
+                            if kind == CRASH:
+                                child.crash_reported = True
+                            trace.record(kind, t, fields)
+        finally:
+            done.set()
+
+    async def _read_output(self, child: _NodeProcess) -> None:
+        assert child.proc.stdout is not None
+        partial = b""
+        try:
+            async with child.proc.stdout:
+                while data := await child.proc.stdout.receive_some(65536):
+                    *lines, partial = (partial + data).split(b"\n")
+                    for line in lines:
+                        self._output_line(child, line)
+            if partial:
+                self._output_line(child, partial)
+        finally:
+            child.output_done.set()
+
+    def _output_line(self, child: _NodeProcess, line: bytes) -> None:
+        text = line.decode(errors="replace").rstrip()
+        child.tail.append(text)
+        self._cluster.emit(LOG, node=child.name, level="output", text=text)
+
+    async def _watch(self, child: _NodeProcess, events_done: trio.Event) -> None:
+        code = await child.proc.wait()
+        await events_done.wait()
+        child.commands_in.close()
+        child.ready_or_dead.set()
+        if not (child.killed or child.stopping):
+            if not child.crash_reported:
+                # Died on its own: not through a Python exception in node code.
+                with trio.move_on_after(1.0):  # let the last lines of output arrive
+                    await child.output_done.wait()
+                self._cluster.emit(
+                    CRASH,
+                    node=child.name,
+                    incarnation=child.incarnation,
+                    reason=f"the node's process {describe_exit(code)}",
+                    exit_code=code,
+                    output_tail="\n".join(child.tail),
+                )
+            elif code not in (EXIT_NODE_CRASHED, EXIT_IMPORT_FAILED, EXIT_STOPPED):
+                self._cluster.emit(
+                    LOG,
+                    node=child.name,
+                    level="warning",
+                    text=f"the node's process {describe_exit(code)}",
+                )
+            self._account_for_in_flight(child, "died")
+        child.dead.set()
+
+    def _account_for_in_flight(self, child: _NodeProcess, how: str) -> None:
+        for sent in self._ledger.pending_from(child.name):
+            self._cluster.emit(
+                LOST,
+                src=sent["src"],
+                dest=sent["dest"],
+                mid=sent["mid"],
+                type=sent.get("type", sent.get("body", {}).get("type")),
+                copy=sent.get("copy", 0),
+                reason=f"in flight inside {child.name}'s process when it {how}",
+            )

@@ -1,0 +1,373 @@
+"""Runs one incarnation of one node: its listening socket, its handlers, its timers.
+
+A crash — a handler that raised, or the supervisor pulling the plug — cancels everything the
+incarnation owns at once (one cancel scope), closes its socket, and leaves the node object to be
+thrown away. A restart is a new ``NodeRunner`` with a new node object and the same storage file.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import trio
+
+from ._errors import NodeError, RPCTimeoutError
+from ._framing import FrameDecoder, FrameTooLargeError
+from ._message import EnvelopeError, Message, parse_envelope
+from ._node import _CURRENT_RUNNER, Node
+from ._roster import Roster
+from ._seeds import derived_rng
+from ._storage import Storage
+from ._trace import CRASH, FRAME_ERROR, LOG, STATUS, TIMER
+
+_PACKAGE_DIR = str(Path(__file__).parent)
+
+
+class Transport(Protocol):
+    def send(self, *, src: str, dest: str, body: dict[str, Any], mid: str) -> None: ...
+
+
+class Host(Protocol):
+    """What a node runner needs from the process it lives in."""
+
+    roster: Roster
+    config: Mapping[str, Any]
+    seed: int
+    storage_dir: Path
+    frame_limit: int
+
+    @property
+    def transport(self) -> Transport: ...
+    def now(self) -> float: ...
+    def emit(self, kind: str, **fields: Any) -> None: ...
+    def node_crashed(self, runner: NodeRunner) -> None: ...
+
+
+class Gate:
+    """Open while the node runs, shut while it is paused; node code waits at every checkpoint."""
+
+    def __init__(self) -> None:
+        self._open = trio.Event()
+        self._open.set()
+
+    def shut(self) -> None:
+        if self._open.is_set():
+            self._open = trio.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+    @property
+    def is_open(self) -> bool:
+        return self._open.is_set()
+
+    async def wait_open(self) -> None:
+        if not self._open.is_set():
+            await self._open.wait()
+
+
+class TaskHandle:
+    """A timer or background task of a node. ``cancel()`` stops it."""
+
+    def __init__(self) -> None:
+        self._scope = trio.CancelScope()
+
+    def cancel(self) -> None:
+        self._scope.cancel()
+
+
+class _PendingRPC:
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.reply: Message | None = None
+
+
+def student_traceback(exc: BaseException) -> str:
+    """The traceback without distlab's own frames: the student's code is what matters."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(_PACKAGE_DIR)
+    ]
+    lines = ["Traceback (most recent call last):\n"]
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
+
+
+class NodeRunner:
+    def __init__(
+        self, *, name: str, role: str, node_class: type[Node], incarnation: int, host: Host
+    ) -> None:
+        self.name = name
+        self.role = role
+        self.node_class = node_class
+        self.incarnation = incarnation
+        self.host = host
+        self.rng = derived_rng(host.seed, "node", name, incarnation)
+        self.storage = Storage(host.storage_dir / f"{name}.json")
+        # Shut until the supervisor admits the node, so that its "start" event comes first.
+        self.gate = Gate()
+        self.gate.shut()
+        self.crashed = False
+        self.node: Node | None = None
+        self._scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self._next_msg_id = 0
+        self._rpcs: dict[int, _PendingRPC] = {}
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen, create the node, run it until it crashes or is cancelled.
+
+        Reports the listening port through ``task_status`` as soon as it is bound.
+        """
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        with self._scope:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(trio.serve_listeners, self._serve_connection, listeners)
+                task_status.started(port)
+                await self.gate.wait_open()
+                token = _CURRENT_RUNNER.set(self)
+                try:
+                    self.node = self.node_class()
+                except Exception as exc:
+                    self.crash_with(exc, where=f"creating {self.node_class.__name__}")
+                    return
+                finally:
+                    _CURRENT_RUNNER.reset(token)
+                self._start(self.node.on_start, (), where="on_start")
+
+    def cancel(self) -> None:
+        """Pull the plug (a crash ordered by the supervisor)."""
+        self.crashed = True
+        self._scope.cancel()
+
+    def crash_with(self, exc: BaseException, *, where: str) -> None:
+        """The node's own code raised: record it, and take the node down."""
+        if self.crashed:
+            return
+        self.crashed = True
+        self.host.emit(
+            CRASH,
+            node=self.name,
+            incarnation=self.incarnation,
+            reason=f"{type(exc).__name__} in {where}: {exc}",
+            traceback=student_traceback(exc),
+        )
+        self.host.node_crashed(self)
+        self._scope.cancel()
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def _start(
+        self,
+        fn: Callable[..., Awaitable[None]],
+        args: tuple[Any, ...],
+        *,
+        where: str,
+        handle: TaskHandle | None = None,
+        delay: float | None = None,
+        interval: float | None = None,
+    ) -> TaskHandle:
+        handle = handle or TaskHandle()
+        if self.crashed or self._nursery is None:
+            return handle
+        if not callable(fn):
+            raise NodeError(f"{where}: {fn!r} is not a function to call")
+        self._nursery.start_soon(self._run_task, fn, args, where, handle, delay, interval)
+        return handle
+
+    async def _run_task(
+        self,
+        fn: Callable[..., Awaitable[None]],
+        args: tuple[Any, ...],
+        where: str,
+        handle: TaskHandle,
+        delay: float | None,
+        interval: float | None,
+    ) -> None:
+        with handle._scope:
+            try:
+                if delay is not None:
+                    await self.sleep(delay)
+                    self.host.emit(TIMER, node=self.name, name=where)
+                await self.gate.wait_open()
+                await fn(*args)
+                while interval is not None:
+                    await self.sleep(interval)
+                    self.host.emit(TIMER, node=self.name, name=where)
+                    await fn(*args)
+            except Exception as exc:
+                self.crash_with(exc, where=where)
+
+    def after(
+        self, delay: float, fn: Callable[..., Awaitable[None]], args: tuple[Any, ...]
+    ) -> TaskHandle:
+        return self._start(fn, args, where=_name_of(fn), delay=delay)
+
+    def every(
+        self, interval: float, fn: Callable[..., Awaitable[None]], args: tuple[Any, ...]
+    ) -> TaskHandle:
+        if not (isinstance(interval, int | float) and interval > 0):
+            raise NodeError(f"every(): interval must be > 0 seconds, got {interval!r}")
+        return self._start(fn, args, where=_name_of(fn), delay=interval, interval=interval)
+
+    def spawn(self, fn: Callable[..., Awaitable[None]], args: tuple[Any, ...]) -> TaskHandle:
+        return self._start(fn, args, where=_name_of(fn))
+
+    async def sleep(self, seconds: float) -> None:
+        await trio.sleep(seconds)
+        await self.gate.wait_open()
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def log(self, level: str, text: str) -> None:
+        if not self.crashed:
+            self.host.emit(LOG, node=self.name, level=level, text=str(text))
+
+    def publish_status(self, fields: Mapping[str, Any]) -> None:
+        try:
+            json.dumps(dict(fields))
+        except (TypeError, ValueError) as exc:
+            raise NodeError(f"status(): every field must be JSON, {exc}") from None
+        if not self.crashed:
+            self.host.emit(STATUS, node=self.name, fields=dict(fields))
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send(self, dest: str, body: Mapping[str, Any]) -> int:
+        """Send ``body``; returns the msg_id it was given."""
+        if not isinstance(dest, str):
+            raise NodeError(f"send(): dest must be a node name (a str), got {dest!r}")
+        if not isinstance(body, Mapping) or not isinstance(body.get("type"), str):
+            raise NodeError(
+                f"send(): body must be a dict with a string 'type', "
+                f"e.g. {{'type': 'ping'}}; got {body!r}"
+            )
+        self._next_msg_id += 1
+        msg_id = self._next_msg_id
+        if not self.crashed:
+            self.host.transport.send(
+                src=self.name,
+                dest=dest,
+                body={**body, "msg_id": msg_id},
+                mid=f"{self.name}/{self.incarnation}/{msg_id}",
+            )
+        return msg_id
+
+    def reply(self, msg: Message, body: Mapping[str, Any]) -> None:
+        if msg.msg_id is None:
+            raise NodeError(f"reply(): the {msg.type!r} message from {msg.src} has no msg_id")
+        self.send(msg.src, {**body, "in_reply_to": msg.msg_id})
+
+    async def rpc(self, dest: str, body: Mapping[str, Any], *, timeout: float) -> Message:
+        pending = _PendingRPC()
+        msg_id = self._next_msg_id + 1
+        self._rpcs[msg_id] = pending
+        try:
+            self.send(dest, body)
+            with trio.move_on_after(timeout):
+                await pending.done.wait()
+        finally:
+            del self._rpcs[msg_id]
+        await self.gate.wait_open()
+        if pending.reply is None:
+            raise RPCTimeoutError(
+                dest=dest, body_type=str(body.get("type")), msg_id=msg_id, timeout=timeout
+            )
+        return pending.reply
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        decoder = FrameDecoder(limit=self.host.frame_limit)
+        peer = _peer_name(stream)
+        async with stream:
+            while True:
+                try:
+                    data = await stream.receive_some(65536)
+                except trio.BrokenResourceError:
+                    return
+                if not data:
+                    return
+                try:
+                    payloads = decoder.feed(data)
+                except FrameTooLargeError as exc:
+                    self._frame_error(f"{exc} (from {peer}); connection closed")
+                    return
+                for payload in payloads:
+                    await self.gate.wait_open()
+                    self._receive(payload, peer)
+
+    def _frame_error(self, reason: str) -> None:
+        self.host.emit(FRAME_ERROR, node=self.name, reason=reason)
+
+    def _receive(self, payload: bytes, peer: str) -> None:
+        try:
+            msg = parse_envelope(json.loads(payload))
+        except (ValueError, EnvelopeError) as exc:
+            what = "not JSON" if not isinstance(exc, EnvelopeError) else "not an envelope"
+            self._frame_error(f"frame from {peer} is {what} ({exc}); ignored")
+            return
+        if msg.dest != self.name:
+            known = (
+                "a node it does not know" if msg.dest not in self.host.roster else "another node"
+            )
+            self._frame_error(
+                f"frame from {msg.src} names destination {msg.dest!r} ({known}), "
+                f"but arrived at {self.name}; ignored"
+            )
+            return
+        self.dispatch(msg)
+
+    def dispatch(self, msg: Message) -> None:
+        """Hand ``msg`` to the rpc waiting for it, or to its handler."""
+        reply_to = msg.in_reply_to
+        if reply_to is not None and reply_to in self._rpcs:
+            pending = self._rpcs[reply_to]
+            if pending.reply is None:
+                pending.reply = msg
+                pending.done.set()
+            return
+        method_name = type(self.node)._handlers.get(msg.type) if self.node else None
+        if method_name is None or self.node is None:
+            self._unhandled(msg)
+            return
+        fn = getattr(self.node, method_name)
+        self._start(fn, (msg,), where=f"{method_name} (a {msg.type!r} from {msg.src})")
+
+    def _unhandled(self, msg: Message) -> None:
+        if msg.in_reply_to is not None:
+            text = (
+                f"late reply {msg.type!r} from {msg.src} to msg_id {msg.in_reply_to} "
+                "ignored: its rpc already gave up"
+            )
+            level = "info"
+        else:
+            known = ", ".join(sorted(type(self.node)._handlers)) if self.node else ""
+            text = (
+                f"no handler for message type {msg.type!r} (from {msg.src}); ignored. "
+                f"Handlers: {known or 'none'}"
+            )
+            level = "error"
+        self.log(level, text)
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
+def _peer_name(stream: trio.SocketStream) -> str:
+    try:
+        host, port = stream.socket.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "an unknown peer"

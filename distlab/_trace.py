@@ -1,0 +1,155 @@
+"""One trace: every event of a run, in order, as JSONL.
+
+The runtime emits events here and nowhere else; the live log, the TUI, the checkers and replay
+all read this one stream. Each event has a sequence number (its position in the run) and a time
+in seconds since the run began. Lines are buffered and flushed by the runtime every
+``FLUSH_INTERVAL`` seconds and at the end of the run, so a run killed midway keeps its trace up to
+its last flush, and writing the trace never costs a system call per message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+FLUSH_INTERVAL = 0.1
+
+#: Message events: each message copy gets exactly one of FATES after its send or duplicate.
+SEND, DELIVER, DROP, DUPLICATE, LOST = "send", "deliver", "drop", "duplicate", "lost"
+FATES = frozenset({DELIVER, DROP, LOST})
+#: Node life-cycle events.
+START, RESTART, SPAWN, CRASH, PAUSE, RESUME = (
+    "start",
+    "restart",
+    "spawn",
+    "crash",
+    "pause",
+    "resume",
+)
+#: What nodes publish, and everything else.
+TIMER, STATUS, LOG, FAULT, FRAME_ERROR = "timer", "status", "log", "fault", "frame_error"
+RUN_START, RUN_END = "run_start", "run_end"
+
+EVENT_KINDS = (
+    RUN_START,
+    SEND,
+    DELIVER,
+    DROP,
+    DUPLICATE,
+    LOST,
+    START,
+    RESTART,
+    SPAWN,
+    CRASH,
+    PAUSE,
+    RESUME,
+    TIMER,
+    STATUS,
+    LOG,
+    FAULT,
+    FRAME_ERROR,
+    RUN_END,
+)
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """One event. ``fields`` holds the kind's own fields (see ``docs/trace.md``)."""
+
+    seq: int
+    t: float
+    kind: str
+    fields: Mapping[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+    @property
+    def node(self) -> str | None:
+        """The node the event is about (for message events: the sender)."""
+        value = self.fields.get("node", self.fields.get("src"))
+        return value if isinstance(value, str) else None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"seq": self.seq, "t": self.t, "kind": self.kind, **self.fields},
+            separators=(",", ":"),
+            default=repr,
+        )
+
+    @classmethod
+    def from_json(cls, line: str) -> TraceEvent:
+        data = json.loads(line)
+        return cls(data.pop("seq"), data.pop("t"), data.pop("kind"), data)
+
+
+Subscriber = Callable[[TraceEvent], None]
+
+
+class Trace:
+    """The recorder: numbers events, keeps them (optionally), feeds subscribers, writes JSONL."""
+
+    def __init__(self, *, path: Path | None = None, keep: bool = True) -> None:
+        self.path = path
+        self._keep = keep
+        self.events: list[TraceEvent] = []
+        self.counts: Counter[str] = Counter()
+        self._subscribers: list[Subscriber] = []
+        self._seq = 0
+        self._pending_lines: list[str] = []
+        self._file: IO[str] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("w", encoding="utf-8")
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber(event)`` for every event from now on; returns an unsubscribe."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def emit(self, kind: str, t: float, **fields: Any) -> TraceEvent:
+        return self.record(kind, t, fields)
+
+    def record(self, kind: str, t: float, fields: Mapping[str, Any]) -> TraceEvent:
+        self._seq += 1
+        event = TraceEvent(self._seq, round(t, 6), kind, fields)
+        self.counts[kind] += 1
+        if self._keep:
+            self.events.append(event)
+        if self._file is not None:
+            self._pending_lines.append(event.to_json())
+        for subscriber in tuple(self._subscribers):
+            subscriber(event)
+        return event
+
+    def flush(self) -> None:
+        if self._file is not None and self._pending_lines:
+            self._pending_lines.append("")
+            self._file.write("\n".join(self._pending_lines))
+            self._file.flush()
+            self._pending_lines.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def of_kind(self, *kinds: str) -> list[TraceEvent]:
+        return [e for e in self.events if e.kind in kinds]
+
+
+def read_trace(path: Path) -> Iterator[TraceEvent]:
+    """Read a JSONL trace. A torn last line (a run killed mid-write) is skipped."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                return
+            yield TraceEvent.from_json(line)

@@ -1,0 +1,48 @@
+"""Lab 0 — ping: a client pings a server, and retries when a ping or its pong is lost.
+
+Read labs/00-ping/README.md first. Run it with ``distlab run 0``; make the network lossy with
+``distlab run 0 --drop 0.3`` and watch the retries.
+"""
+
+from distlab import Message, Node, RPCTimeoutError, handler
+
+
+class PingServer(Node):
+    """Answers every ``ping`` with a ``pong`` carrying the same ``seq``."""
+
+    async def on_start(self) -> None:
+        self.status(pings=0)
+        self.pings = 0
+
+    @handler("ping")
+    async def on_ping(self, msg: Message) -> None:
+        self.pings += 1
+        self.status(pings=self.pings)
+        self.reply(msg, {"type": "pong", "seq": msg.body["seq"]})
+
+
+class PingClient(Node):
+    """Sends ``config["pings"]`` pings, one at a time, each retried until its pong comes back.
+
+    Progress is kept in durable storage, so a client that crashes and restarts carries on from
+    the last pong it got instead of starting over.
+    """
+
+    async def on_start(self) -> None:
+        self.spawn(self.ping_all)
+
+    async def ping_all(self) -> None:
+        wanted: int = self.config["pings"]
+        timeout: float = self.config["timeout"]
+        pongs: int = self.storage.get("pongs", 0)
+        self.status(pongs=pongs, done=pongs >= wanted)
+        while pongs < wanted:
+            seq = pongs + 1
+            try:
+                await self.rpc("server", {"type": "ping", "seq": seq}, timeout=timeout)
+            except RPCTimeoutError:
+                self.log.info(f"no pong for ping {seq} within {timeout} s; retrying")
+                continue
+            pongs = seq
+            self.storage.put("pongs", pongs)
+            self.status(pongs=pongs, done=pongs >= wanted)
