@@ -72,7 +72,9 @@ class ChildHost:
     async def flush(self) -> None:
         if self._events:
             events, self._events = self._events, []
-            await self.write({"events": events})
+            # Shielded: a batch cut off halfway would lose its events and corrupt the pipe.
+            with trio.CancelScope(shield=True):
+                await self.write({"events": events})
 
     async def flush_forever(self) -> None:
         while True:

@@ -123,7 +123,7 @@ class Cluster:
         self.started_at = time.monotonic()
         self._classes: dict[str, type[Node]] = {}
         self._status: dict[str, dict[str, Any]] = {}
-        self._status_changed = trio.Event()
+        self._next_event: trio.Event | None = None
         self._driver: PlacementDriver | None = None
         self._lock = trio.Lock()
         trace.subscribe(self._observe)
@@ -139,10 +139,11 @@ class Cluster:
         return self.trace.record(kind, self.now(), fields)
 
     def _observe(self, event: TraceEvent) -> None:
+        if self._next_event is not None:
+            self._next_event.set()
+            self._next_event = None
         if event.kind == STATUS:
             self._status.setdefault(event["node"], {}).update(event["fields"])
-            self._status_changed.set()
-            self._status_changed = trio.Event()
         elif event.kind == CRASH:
             entry = self.roster.get(event["node"])
             if entry is not None and entry.incarnation == event.get(
@@ -175,18 +176,23 @@ class Cluster:
         self._entry(name)
         return dict(self._status.get(name, {}))
 
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()`` holds, checking it again after every trace event.
+
+        ``await cluster.wait_until(lambda: cluster.state("server") == "crashed")``. Bound it
+        with ``trio.fail_after`` / ``trio.move_on_after``.
+        """
+        while not predicate():
+            if self._next_event is None:
+                self._next_event = trio.Event()
+            await self._next_event.wait()
+
     async def wait_for_status(
         self, name: str, predicate: Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any]:
-        """Wait until ``predicate(status_of(name))`` holds; returns that status.
-
-        Bound it with ``trio.fail_after`` / ``trio.move_on_after``.
-        """
-        while True:
-            status = self.status_of(name)
-            if predicate(status):
-                return status
-            await self._status_changed.wait()
+        """Wait until ``predicate(status_of(name))`` holds; returns that status."""
+        await self.wait_until(lambda: predicate(self.status_of(name)))
+        return self.status_of(name)
 
     def _entry(self, name: str) -> NodeEntry:
         entry = self.roster.get(name)

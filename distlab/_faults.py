@@ -162,18 +162,29 @@ def _cut_from_dict(data: Mapping[str, Any]) -> Cut:
 def make_groups(groups: Mapping[str, Iterable[str]] | Iterable[Iterable[str]]) -> Groups:
     """Build a :class:`Groups` cut from ``{"name": [nodes]}`` or from lists (named g1, g2...)."""
     if isinstance(groups, Mapping):
-        named = [(str(name), tuple(members)) for name, members in groups.items()]
+        raw = [(str(name), members) for name, members in groups.items()]
     else:
-        named = [(f"g{i}", tuple(members)) for i, members in enumerate(groups, start=1)]
+        raw = [(f"g{i}", members) for i, members in enumerate(groups, start=1)]
+    named = []
+    for name, members in raw:
+        if isinstance(members, str):
+            raise ConfigError(
+                f"partition group {name!r} must be a list of node names, got the string "
+                f"{members!r} (write [{members!r}])"
+            )
+        named.append((name, tuple(members)))
     seen: dict[str, str] = {}
     for name, members in named:
         if not members:
             raise ConfigError(f"partition group {name!r} is empty: name at least one node")
         for node in members:
             if node in seen:
-                raise ConfigError(
-                    f"node {node!r} is in two partition groups ({seen[node]!r} and {name!r})"
+                where = (
+                    f"twice in group {name!r}"
+                    if seen[node] == name
+                    else f"in two partition groups ({seen[node]!r} and {name!r})"
                 )
+                raise ConfigError(f"node {node!r} is {where}")
             seen[node] = name
     if len(named) < 2:
         raise ConfigError("a partition needs at least two groups (use isolate() for one node)")

@@ -45,9 +45,17 @@ class FrameDecoder:
     def __init__(self, *, limit: int = MAX_FRAME_BYTES) -> None:
         self._limit = limit
         self._buffer = bytearray()
+        self.error: FrameTooLargeError | None = None
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Add bytes; return the complete frames. Raises FrameTooLargeError on a huge header."""
+        """Add bytes; return the complete frames.
+
+        A header announcing more than the limit raises FrameTooLargeError. Frames that arrived
+        complete before it are returned first, with the error kept in ``error`` (and raised by
+        the next ``feed``): the stream cannot be trusted past that point.
+        """
+        if self.error is not None:
+            raise self.error
         self._buffer += data
         frames: list[bytes] = []
         buf = self._buffer
@@ -56,7 +64,10 @@ class FrameDecoder:
             (size,) = _HEADER.unpack_from(buf, start)
             if size > self._limit:
                 del buf[:start]
-                raise FrameTooLargeError(size, self._limit)
+                self.error = FrameTooLargeError(size, self._limit)
+                if frames:
+                    return frames
+                raise self.error
             end = start + _HEADER.size + size
             if len(buf) < end:
                 break

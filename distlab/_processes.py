@@ -11,6 +11,7 @@ still has no fate is recorded as lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -53,7 +54,7 @@ class _NodeProcess:
         self.commands_in, self.commands_out = trio.open_memory_channel[dict[str, Any]](float("inf"))
 
     def command(self, message: dict[str, Any]) -> None:
-        if not self.dead.is_set():
+        with contextlib.suppress(trio.ClosedResourceError):  # a dead process needs no orders
             self.commands_in.send_nowait(message)
 
     def signal(self, signum: int) -> None:

@@ -306,6 +306,9 @@ class NodeRunner:
                 for payload in payloads:
                     await self.gate.wait_open()
                     self._receive(payload, peer)
+                if decoder.error is not None:
+                    self._frame_error(f"{decoder.error} (from {peer}); connection closed")
+                    return
 
     def _frame_error(self, reason: str) -> None:
         self.host.emit(FRAME_ERROR, node=self.name, reason=reason)

@@ -47,7 +47,7 @@ class Storage:
     def put(self, key: str, value: Any) -> None:
         """Store ``value`` (anything JSON can hold) under ``key``; durable when this returns."""
         try:
-            text = json.dumps(value)
+            text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise StorageValueError(
                 f"storage.put({key!r}, ...): value is not JSON: {exc}"
@@ -57,7 +57,8 @@ class Storage:
 
     def delete(self, key: str) -> None:
         """Forget ``key`` (no error if it is absent)."""
-        if self._data.pop(key, None) is not None:
+        if key in self._data:
+            del self._data[key]
             self._save()
 
     def keys(self) -> list[str]:
