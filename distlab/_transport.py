@@ -209,6 +209,8 @@ class _Link:
             self._drop_stream()
             self.abandon_writing(f"the connection to {self._dest} broke ({exc})")
             return
+        if self._writing is not ready:
+            return  # the run ended while we wrote: abandon() already recorded these as lost
         self._writing = []
         for item in ready:
             self._t._fate(DELIVER, item, self._dest, delay=round(item.delay, 6))
