@@ -123,7 +123,9 @@ class Cluster:
         self.started_at = time.monotonic()
         self._classes: dict[str, type[Node]] = {}
         self._status: dict[str, dict[str, Any]] = {}
+        # Set (and dropped) by the next event / status event: what waiters wait on.
         self._next_event: trio.Event | None = None
+        self._next_status: trio.Event | None = None
         self._driver: PlacementDriver | None = None
         self._lock = trio.Lock()
         trace.subscribe(self._observe)
@@ -144,6 +146,9 @@ class Cluster:
             self._next_event = None
         if event.kind == STATUS:
             self._status.setdefault(event["node"], {}).update(event["fields"])
+            if self._next_status is not None:
+                self._next_status.set()
+                self._next_status = None
         elif event.kind == CRASH:
             entry = self.roster.get(event["node"])
             if entry is not None and entry.incarnation == event.get(
@@ -190,8 +195,15 @@ class Cluster:
     async def wait_for_status(
         self, name: str, predicate: Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any]:
-        """Wait until ``predicate(status_of(name))`` holds; returns that status."""
-        await self.wait_until(lambda: predicate(self.status_of(name)))
+        """Wait until ``predicate(status_of(name))`` holds; returns that status.
+
+        Checked again after every status event only, so waiting costs nothing while messages
+        flow.
+        """
+        while not predicate(self.status_of(name)):
+            if self._next_status is None:
+                self._next_status = trio.Event()
+            await self._next_status.wait()
         return self.status_of(name)
 
     def _entry(self, name: str) -> NodeEntry:

@@ -344,8 +344,14 @@ class NodeRunner:
         if method_name is None or self.node is None:
             self._unhandled(msg)
             return
-        fn = getattr(self.node, method_name)
-        self._start(fn, (msg,), where=f"{method_name} (a {msg.type!r} from {msg.src})")
+        if self._nursery is not None and not self.crashed:
+            self._nursery.start_soon(self._run_handler, getattr(self.node, method_name), msg)
+
+    async def _run_handler(self, fn: Callable[[Message], Awaitable[None]], msg: Message) -> None:
+        try:
+            await fn(msg)
+        except Exception as exc:
+            self.crash_with(exc, where=f"{fn.__name__} (a {msg.type!r} from {msg.src})")
 
     def _unhandled(self, msg: Message) -> None:
         if msg.in_reply_to is not None:
