@@ -10,6 +10,7 @@ from pathlib import Path
 
 import trio
 from rich.console import Console
+from rich.markup import escape
 
 from ._cluster import Placement, open_cluster, random_seed
 from ._describe import describe, message_totals, network_diagnosis, node_table
@@ -117,7 +118,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return _list(console)
         return _run(args, console)
     except DistlabError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", markup=True)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_USAGE
 
 
@@ -170,7 +171,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     console.print(
         f"[bold]distlab run {lab.slug}[/]: {lab.title}\n"
         f"seed {seed} · {'one process per node' if args.processes else 'all nodes in-process'}"
-        f" · {faults.describe()} · up to {duration:g} s"
+        f" · {faults.describe()} · up to {duration:g} s",
+        soft_wrap=True,
     )
 
     async def go() -> tuple[ScenarioResult, list[TraceEvent], dict[str, str]]:

@@ -1,0 +1,170 @@
+"""The `distlab` command, run as a newcomer would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from distlab import read_trace
+from grading import check_message_fates
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def distlab(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "distlab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+
+
+def test_version_and_help_document_every_command() -> None:
+    version = distlab("--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("distlab ")
+    help_text = distlab("--help").stdout
+    for command in ("list", "run"):
+        assert command in help_text
+    run_help = distlab("run", "--help").stdout
+    for flag in (
+        "--processes",
+        "--seed",
+        "--duration",
+        "--delay",
+        "--jitter",
+        "--drop",
+        "--duplicate",
+        "--trace",
+        "--impl",
+    ):
+        assert flag in run_help
+
+
+def test_list_shows_lab_zero() -> None:
+    result = distlab("list")
+    assert result.returncode == 0
+    assert "0  00-ping" in result.stdout
+    assert "Ping" in result.stdout
+
+
+@pytest.mark.parametrize("lab", ["0", "00-ping", "ping"])
+def test_run_lab_zero_passes(lab: str, tmp_path: Path) -> None:
+    trace = tmp_path / "run.jsonl"
+    result = distlab("run", lab, "--seed", "1", "--trace", str(trace))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS the client got all 5 pongs" in result.stdout
+    assert "seed 1" in result.stdout
+    events = list(read_trace(trace))
+    assert events[0].kind == "run_start" and events[-1].kind == "run_end"
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert check_message_fates(events) == []
+
+
+def test_run_in_processes_passes() -> None:
+    result = distlab("run", "0", "--processes", "--seed", "2", "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "one process per node" in result.stdout
+    assert "PASS" in result.stdout
+
+
+def test_run_with_a_lossy_network_retries_and_passes() -> None:
+    result = distlab("run", "0", "--drop", "0.3", "--seed", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dropped" in result.stdout and "retrying" in result.stdout
+
+
+def test_run_where_every_message_is_dropped_fails_and_says_why() -> None:
+    result = distlab("run", "0", "--drop", "1.0", "--seed", "1", "--duration", "1.5")
+    assert result.returncode == 1
+    assert "FAIL the client got 0 of 5 pongs in 1.5 s" in result.stdout
+    assert "why: the network delivered none of the" in result.stdout
+    assert "random drop (p=1)" in result.stdout
+    assert "replay this run: distlab run 0 --seed 1 --drop 1 --duration 1.5" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "7"], "no lab '7'; the labs are: 0 (00-ping)"),
+        (["run", "0", "--drop", "1.5"], "drop must be a probability between 0 and 1, got 1.5"),
+        (["run", "0", "--delay", "-5"], "--delay must be milliseconds >= 0"),
+        (["run", "0", "--duration", "0"], "--duration must be seconds > 0"),
+        (["run", "0", "--impl", "no/such/file.py"], "no such file (check the --impl path)"),
+    ],
+)
+def test_bad_input_gets_one_clear_error(args: list[str], message: str) -> None:
+    result = distlab(*args)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+
+def test_an_implementation_that_fails_to_import_gets_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("from distlab import Node\n\nclass PingServer(Node)\n    pass\n")
+    result = distlab("run", "0", "--impl", str(broken))
+    assert result.returncode == 2
+    assert f"{broken}, line 3: SyntaxError" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+    raising = tmp_path / "raising.py"
+    raising.write_text("import distlab\nx = 1\nundefined_name\n")
+    result = distlab("run", "0", "--impl", str(raising))
+    assert result.returncode == 2
+    assert "line 3: NameError: name 'undefined_name' is not defined" in result.stderr
+
+    missing = tmp_path / "missing.py"
+    missing.write_text("from distlab import Node\n\nclass PingServer(Node):\n    pass\n")
+    result = distlab("run", "0", "--impl", str(missing))
+    assert result.returncode == 2
+    assert "has no Node class named 'PingClient' (it defines: PingServer)" in result.stderr
+
+
+def test_a_run_killed_midway_keeps_its_trace(tmp_path: Path) -> None:
+    trace = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distlab",
+            "run",
+            "0",
+            "--drop",
+            "1",
+            "--duration",
+            "60",
+            "--trace",
+            str(trace),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        retries = 0
+        for line in proc.stdout:  # the live log: wait for the client to retry twice
+            retries += "retrying" in line
+            if retries == 2:
+                break
+        # The trace is flushed every 0.1 s; the live log lags it by up to 0.1 s.
+        for line in proc.stdout:
+            if "retrying" in line:
+                break
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    lines = trace.read_text().splitlines()
+    events = [json.loads(line) for line in lines if line.endswith("}")]
+    assert events[0]["kind"] == "run_start"
+    assert sum(e["kind"] == "log" for e in events) >= 2
