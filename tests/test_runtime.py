@@ -236,3 +236,18 @@ async def test_every_message_has_exactly_one_fate(placement: Placement) -> None:
     assert any(e["copy"] == 1 for e in kinds(cluster, "deliver"))
     lost_reasons = {e["reason"] for e in kinds(cluster, "lost")}
     assert any("chatty-1 was down" in r for r in lost_reasons), lost_reasons
+
+
+async def test_delays_hold_messages_back_by_the_drawn_amount() -> None:
+    faults = FaultState(LinkFaults(delay=0.02, jitter=0.01))
+    async with open_cluster(
+        spec(("echo", Echo), ("pinger", Pinger)), seed=12, faults=faults
+    ) as cluster:
+        await wait_status(cluster, "pinger", lambda s: s.get("pongs", 0) >= 10)
+    sent_at = {e["mid"]: e.t for e in kinds(cluster, "send")}
+    delivers = kinds(cluster, "deliver")
+    assert len(delivers) >= 20
+    for e in delivers:
+        assert 0.01 <= e["delay"] <= 0.03
+        assert e.t - sent_at[e["mid"]] >= e["delay"] - 0.001  # never delivered early
+    assert len({e["delay"] for e in delivers}) > 10  # jitter: the delays differ
