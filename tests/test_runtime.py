@@ -93,6 +93,11 @@ async def test_crash_and_restart_keep_storage_and_lose_memory(placement: Placeme
         assert third["boots"] == 3
     crashes = kinds(cluster, "crash", node="keeper")
     assert [e["incarnation"] for e in crashes] == [1, 2]
+    # Its timers died with it: nothing from the keeper between a crash and the next restart.
+    restarts = kinds(cluster, "restart", node="keeper")
+    for crash, restart in zip(crashes, restarts, strict=True):
+        between = [e for e in cluster.trace.events if crash.seq < e.seq < restart.seq]
+        assert not [e for e in between if e.get("node") == "keeper"], between
     assert [e["incarnation"] for e in kinds(cluster, "restart", node="keeper")] == [2, 3]
 
 
