@@ -1,54 +1,31 @@
 """The live transport: carries out the network layer's decisions over real TCP on loopback.
 
-One ``LiveTransport`` serves every node in its OS process. For each message it asks the
-``Network`` for a fate, records it, and hands the frame to the link towards the destination. A
-link is a queue ordered by delivery time plus one writer task, which keeps one connection to the
-destination's current incarnation and writes everything that is due in one batch.
-
-Recorded fates:
-- ``drop``: the network decided to lose it (random drop, or a partition, at send or in flight);
-- ``deliver``: the frame was written to the destination node's socket;
-- ``lost``: the destination was down (or unreachable) when the message was due, the link was
-  congested, or the run ended with the message still in flight.
+One ``LiveTransport`` serves every node in its OS process. A link towards each destination is a
+queue ordered by delivery time plus one writer task, which keeps one connection to the
+destination's current incarnation and writes everything that is due in one batch. Deciding and
+recording each message's fate is shared with the simulator (see ``_carrier.py``); here,
+``deliver`` means the frame was written to the destination node's socket.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import trio
 
-from ._framing import format_size, frame
-from ._message import encode_json
+from ._carrier import Carrier, Emit, InFlight
 from ._network import Network
 from ._roster import NodeEntry, Roster
-from ._trace import DELIVER, DROP, DUPLICATE, FRAME_ERROR, LOST, SEND
+from ._trace import DELIVER, LOST
 
 #: A link holding this many undelivered messages drops new ones (a flooding sender, or a
 #: destination that stopped reading): memory stays bounded and the loss is recorded.
 MAX_QUEUED_PER_LINK = 50_000
 
-Emit = Callable[..., object]
 
-
-@dataclass(order=True)
-class _InFlight:
-    due: float
-    order: int
-    src: str = field(compare=False)
-    mid: str = field(compare=False)
-    type: str = field(compare=False)
-    copy: int = field(compare=False)
-    delay: float = field(compare=False)
-    data: bytes = field(compare=False)
-
-
-class LiveTransport:
+class LiveTransport(Carrier):
     def __init__(
         self,
         *,
@@ -60,66 +37,20 @@ class LiveTransport:
         frame_limit: int,
         flush_events: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        super().__init__(
+            roster=roster, network=network, emit=emit, now=now, frame_limit=frame_limit
+        )
         self._nursery = nursery
-        self._roster = roster
-        self._network = network
-        self._emit = emit
-        self._now = now
-        self._frame_limit = frame_limit
         self._flush_events = flush_events
         self._links: dict[str, _Link] = {}
-        self._order = itertools.count()
-        self.closed = False
 
-    def send(self, *, src: str, dest: str, body: dict[str, Any], mid: str) -> None:
-        if self.closed:
-            return
-        if dest not in self._roster:
-            self._emit(
-                FRAME_ERROR,
-                node=src,
-                reason=f"message to unknown node {dest!r} rejected "
-                f"(known nodes: {', '.join(self._roster.names())})",
-            )
-            return
-        payload = encode_json(
-            {"src": src, "dest": dest, "body": body}, what=f"the body of a message to {dest}"
-        )
-        if len(payload) > self._frame_limit:
-            self._emit(
-                FRAME_ERROR,
-                node=src,
-                reason=f"message to {dest} is {format_size(len(payload))}, over the "
-                f"{format_size(self._frame_limit)} frame limit; not sent",
-            )
-            return
-        self._emit(SEND, src=src, dest=dest, mid=mid, body=body)
-        decision = self._network.decide(src, dest)
-        if decision.drop_reason is not None:
-            self._emit(
-                DROP,
-                src=src,
-                dest=dest,
-                mid=mid,
-                type=body["type"],
-                copy=0,
-                reason=decision.drop_reason,
-            )
-            return
-        link = self._links.get(dest)
+    def _carry(self, item: InFlight) -> None:
+        link = self._links.get(item.dest)
         if link is None:
-            link = self._links[dest] = _Link(self, dest)
+            link = self._links[item.dest] = _Link(self, item.dest)
             self._nursery.start_soon(link.run)
-        data = frame(payload)
-        now = self._now()
-        for copy, delay in enumerate(decision.delays):
-            if copy:
-                self._emit(DUPLICATE, src=src, dest=dest, mid=mid, type=body["type"], copy=copy)
-            item = _InFlight(
-                now + delay, next(self._order), src, mid, body["type"], copy, delay, data
-            )
-            if delay > 0 or not link.write_now(item):
-                link.push(item)
+        if item.delay > 0 or not link.write_now(item):
+            link.push(item)
 
     def close(self, reason: str = "the run ended while the message was in flight") -> None:
         """Stop sending; every message still queued is recorded as lost."""
@@ -127,18 +58,13 @@ class LiveTransport:
         for link in self._links.values():
             link.abandon(reason)
 
-    def _fate(self, kind: str, item: _InFlight, dest: str, **extra: Any) -> None:
-        self._emit(
-            kind, src=item.src, dest=dest, mid=item.mid, type=item.type, copy=item.copy, **extra
-        )
-
 
 class _Link:
     def __init__(self, transport: LiveTransport, dest: str) -> None:
         self._t = transport
         self._dest = dest
-        self._queue: list[_InFlight] = []
-        self._writing: list[_InFlight] = []
+        self._queue: list[InFlight] = []
+        self._writing: list[InFlight] = []
         self._wakeup = trio.Event()
         self._stream: trio.SocketStream | None = None
         self._stream_port: int | None = None
@@ -146,12 +72,11 @@ class _Link:
         self._raw: socket.socket | None = None
         self._rest: bytes | None = None
 
-    def push(self, item: _InFlight) -> None:
+    def push(self, item: InFlight) -> None:
         if len(self._queue) >= MAX_QUEUED_PER_LINK:
-            self._t._fate(
+            self._t.fate(
                 LOST,
                 item,
-                self._dest,
                 reason=f"link {item.src}->{self._dest} congested: {len(self._queue)} messages "
                 f"already waiting (is {self._dest} paused, or is {item.src} flooding it?)",
             )
@@ -159,7 +84,7 @@ class _Link:
         heapq.heappush(self._queue, item)
         self._wakeup.set()
 
-    def write_now(self, item: _InFlight) -> bool:
+    def write_now(self, item: InFlight) -> bool:
         """Write a zero-delay message straight to the socket, if nothing is ahead of it.
 
         Why: waking the link's writer task for every message costs a trip through trio's
@@ -181,12 +106,12 @@ class _Link:
             self._rest = item.data[sent:]
             self._wakeup.set()
         else:
-            self._t._fate(DELIVER, item, self._dest, delay=0.0)
+            self._t.fate(DELIVER, item, delay=0.0)
         return True
 
     def abandon(self, reason: str) -> None:
         for item in self._writing + self._queue:
-            self._t._fate(LOST, item, self._dest, reason=reason)
+            self._t.fate(LOST, item, reason=reason)
         self._writing = []
         self._queue = []
 
@@ -217,18 +142,9 @@ class _Link:
             if self._stream is not None:
                 self._stream.socket.close()
 
-    async def _deliver(self, batch: list[_InFlight]) -> None:
+    async def _deliver(self, batch: list[InFlight]) -> None:
+        ready = [item for item in batch if self._t.due(item)]
         entry = self._t._roster.get(self._dest)
-        ready = []
-        for item in batch:
-            reason = self._t._network.blocked(item.src, self._dest)
-            if reason is not None:
-                self._t._fate(DROP, item, self._dest, reason=f"{reason}, cut in flight")
-            elif entry is None or not entry.reachable:
-                state = entry.state if entry else "gone"
-                self._t._fate(LOST, item, self._dest, reason=f"{self._dest} was down ({state})")
-            else:
-                ready.append(item)
         if not ready or entry is None:
             return
         self._writing = ready
@@ -241,7 +157,7 @@ class _Link:
             await self._t._flush_events()
         await self._write(stream, b"".join(item.data for item in ready), ready)
 
-    async def _write(self, stream: trio.SocketStream, data: bytes, ready: list[_InFlight]) -> None:
+    async def _write(self, stream: trio.SocketStream, data: bytes, ready: list[InFlight]) -> None:
         try:
             await stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -252,13 +168,13 @@ class _Link:
             return  # the run ended while we wrote: abandon() already recorded these as lost
         self._writing = []
         for item in ready:
-            self._t._fate(DELIVER, item, self._dest, delay=round(item.delay, 6))
+            self._t.fate(DELIVER, item, delay=round(item.delay, 6))
         if self._t._flush_events is not None:
             await self._t._flush_events()
 
     def abandon_writing(self, reason: str) -> None:
         for item in self._writing:
-            self._t._fate(LOST, item, self._dest, reason=reason)
+            self._t.fate(LOST, item, reason=reason)
         self._writing = []
 
     async def _connect(self, entry: NodeEntry) -> trio.SocketStream | None:
