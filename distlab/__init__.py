@@ -21,6 +21,7 @@ from ._message import Message
 from ._network import Decision, Network
 from ._node import Node, handler
 from ._runner import TaskHandle
+from ._sim import run_simulated
 from ._storage import Storage, StorageValueError
 from ._trace import Trace, TraceEvent, read_trace
 from ._version import __version__
@@ -53,4 +54,5 @@ __all__ = [
     "handler",
     "open_cluster",
     "read_trace",
+    "run_simulated",
 ]

@@ -1,8 +1,9 @@
 """The supervisor: starts a cluster, breaks it on request, and records everything in one trace.
 
 ``open_cluster`` is the one entry point for tests, the grader, the TUI and ``distlab run``. Where
-the nodes run is a *placement*: all in this process (``"inprocess"``) or one OS process each
-(``"processes"``). Node code and this API are the same for both.
+the nodes run is a *placement*: all in this process (``"inprocess"``), one OS process each
+(``"processes"``), or simulated in this process on virtual time (``"sim"``, inside
+``run_simulated``). Node code and this API are the same for all three.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ._framing import MAX_FRAME_BYTES
 from ._network import FaultChange, Network
 from ._node import Node
 from ._roster import NodeEntry, Roster
+from ._sim import require_virtual_time
 from ._trace import (
     CRASH,
     FAULT,
@@ -41,8 +43,8 @@ from ._trace import (
     TraceEvent,
 )
 
-Placement: TypeAlias = Literal["inprocess", "processes"]
-PLACEMENTS: tuple[Placement, ...] = ("inprocess", "processes")
+Placement: TypeAlias = Literal["inprocess", "processes", "sim"]
+PLACEMENTS: tuple[Placement, ...] = ("inprocess", "processes", "sim")
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,11 @@ class Cluster:
         self.storage_dir = storage_dir
         self.frame_limit = frame_limit
         self.placement = placement
+        # Live runs share the machine's monotonic clock with node processes; the simulator
+        # runs on trio's virtual clock.
         self.started_at = time.monotonic()
+        self._clock = trio.current_time if placement == "sim" else time.monotonic
+        self._clock_zero = self._clock()
         self._classes: dict[str, type[Node]] = {}
         self._status: dict[str, dict[str, Any]] = {}
         # Set (and dropped) by the next event / status event: what waiters wait on.
@@ -134,8 +140,8 @@ class Cluster:
     # -- time and events ---------------------------------------------------------------------
 
     def now(self) -> float:
-        """Seconds since the cluster started."""
-        return time.monotonic() - self.started_at
+        """Seconds since the cluster started (virtual seconds in the simulator)."""
+        return self._clock() - self._clock_zero
 
     def emit(self, kind: str, **fields: Any) -> TraceEvent:
         return self.trace.record(kind, self.now(), fields)
@@ -347,6 +353,8 @@ async def open_cluster(
     """
     if placement not in PLACEMENTS:
         raise ConfigError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
+    if placement == "sim":
+        require_virtual_time()
     if seed is None:
         seed = random_seed()
     trace = Trace(path=trace_path, keep=keep_events)
@@ -380,10 +388,10 @@ async def open_cluster(
 
 
 def _make_driver(placement: Placement, cluster: Cluster, nursery: trio.Nursery) -> PlacementDriver:
-    if placement == "inprocess":
+    if placement in ("inprocess", "sim"):
         from ._inprocess import InProcessDriver
 
-        return InProcessDriver(cluster, nursery)
+        return InProcessDriver(cluster, nursery, simulated=placement == "sim")
     from ._processes import ProcessDriver
 
     return ProcessDriver(cluster, nursery)

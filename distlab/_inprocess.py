@@ -1,17 +1,25 @@
-"""The in-process placement: every node in this process, on this trio loop, over real TCP."""
+"""Placements in this process: live (real TCP on loopback) or simulated (virtual time).
+
+Both run node runners as tasks of this trio loop; they differ only in how messages travel: the
+live transport writes frames to each node's socket, the simulated one hands them over from a
+queue in virtual time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ._carrier import Carrier
 from ._network import FaultChange
 from ._node import Node
 from ._roster import NodeEntry, Roster
 from ._runner import NodeRunner
+from ._sim import SimTransport
 from ._trace import CRASH
 from ._transport import LiveTransport
 
@@ -22,7 +30,7 @@ if TYPE_CHECKING:
 class InProcessDriver:
     """Runs node runners as tasks; one transport serves them all."""
 
-    def __init__(self, cluster: Cluster, nursery: trio.Nursery) -> None:
+    def __init__(self, cluster: Cluster, nursery: trio.Nursery, *, simulated: bool) -> None:
         self._cluster = cluster
         self._nursery = nursery
         self._runners: dict[str, NodeRunner] = {}
@@ -31,19 +39,32 @@ class InProcessDriver:
         self.seed: int = cluster.seed
         self.storage_dir: Path = cluster.storage_dir
         self.frame_limit: int = cluster.frame_limit
-        self._transport = LiveTransport(
-            nursery=nursery,
-            roster=cluster.roster,
-            network=cluster.network,
-            emit=cluster.emit,
-            now=cluster.now,
-            frame_limit=cluster.frame_limit,
-        )
+        self._listen = not simulated
+        self._transport: Carrier
+        if simulated:
+            self._transport = SimTransport(
+                nursery=nursery,
+                roster=cluster.roster,
+                network=cluster.network,
+                emit=cluster.emit,
+                now=cluster.now,
+                frame_limit=cluster.frame_limit,
+                hand_over=self._hand_over,
+            )
+        else:
+            self._transport = LiveTransport(
+                nursery=nursery,
+                roster=cluster.roster,
+                network=cluster.network,
+                emit=cluster.emit,
+                now=cluster.now,
+                frame_limit=cluster.frame_limit,
+            )
 
     # -- the Host protocol, for node runners ---------------------------------------------------
 
     @property
-    def transport(self) -> LiveTransport:
+    def transport(self) -> Carrier:
         return self._transport
 
     def now(self) -> float:
@@ -66,11 +87,16 @@ class InProcessDriver:
             host=self,
         )
         self._runners[entry.name] = runner
-        port: int = await self._nursery.start(runner.run)
+        port: int = await self._nursery.start(partial(runner.run, listen=self._listen))
         return port
 
+    def _hand_over(self, dest: str, payload: bytes) -> None:
+        runner = self._runners.get(dest)
+        if runner is not None and not runner.crashed:
+            runner.receive(payload, peer="the network")
+
     def admit(self, name: str) -> None:
-        self._runners[name].gate.open()
+        self.resume(name)
 
     async def kill(self, name: str) -> None:
         runner = self._runners.pop(name)
@@ -86,7 +112,9 @@ class InProcessDriver:
         self._runners[name].gate.shut()
 
     def resume(self, name: str) -> None:
-        self._runners[name].gate.open()
+        runner = self._runners[name]
+        runner.gate.open()
+        runner.release()
 
     def roster_changed(self) -> None:
         """Runners and the transport read the shared roster directly."""

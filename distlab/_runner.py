@@ -119,20 +119,27 @@ class NodeRunner:
         self._nursery: trio.Nursery | None = None
         self._next_msg_id = 0
         self._rpcs: dict[int, _PendingRPC] = {}
+        self._held: list[tuple[bytes, str]] = []
 
     # -- life cycle --------------------------------------------------------------------------
 
-    async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, listen: bool = True, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Listen, create the node, run it until it crashes or is cancelled.
 
-        Reports the listening port through ``task_status`` as soon as it is bound.
+        Reports the listening port through ``task_status`` as soon as it is bound (0 when not
+        listening: the simulator hands messages over with ``receive``).
         """
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        port = listeners[0].socket.getsockname()[1]
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1") if listen else []
+        port = listeners[0].socket.getsockname()[1] if listeners else 0
         with self._scope:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(trio.serve_listeners, self._serve_connection, listeners)
+                if listeners:
+                    nursery.start_soon(trio.serve_listeners, self._serve_connection, listeners)
+                else:  # the node lives until it crashes, even when none of its tasks run
+                    nursery.start_soon(trio.sleep_forever)
                 task_status.started(port)
                 await self.gate.wait_open()
                 token = _CURRENT_RUNNER.set(self)
@@ -309,6 +316,22 @@ class NodeRunner:
                 if decoder.error is not None:
                     self._frame_error(f"{decoder.error} (from {peer}); connection closed")
                     return
+
+    def receive(self, payload: bytes, *, peer: str) -> None:
+        """Take a frame's payload handed over without a socket (the simulator).
+
+        A paused node holds it, as a paused process leaves it in its socket, until ``release``.
+        """
+        if self.gate.is_open:
+            self._receive(payload, peer)
+        else:
+            self._held.append((payload, peer))
+
+    def release(self) -> None:
+        """The gate opened: handle what arrived while it was shut, in order."""
+        held, self._held = self._held, []
+        for payload, peer in held:
+            self.receive(payload, peer=peer)
 
     def _frame_error(self, reason: str) -> None:
         self.host.emit(FRAME_ERROR, node=self.name, reason=reason)
