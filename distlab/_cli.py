@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import shlex
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import trio
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
-from ._cluster import Placement, open_cluster, random_seed
+from ._cluster import Placement, random_seed
 from ._describe import describe, message_totals, network_diagnosis, node_table
 from ._errors import DistlabError
 from ._faults import FaultState, LinkFaults
-from ._labs import Lab, ScenarioResult, find_lab, list_labs
-from ._trace import TraceEvent
+from ._labs import find_lab, list_labs
+from ._probes import nondeterminism_probe
+from ._runs import RunOutcome, RunRequest, execute, first_difference
+from ._trace import EVENT_KINDS, TraceEvent, read_trace
 from ._version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-LOG_REFRESH = 0.1
-LOG_LINES_PER_REFRESH = 200
+LOG_LINES_PER_BATCH = 200
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run a lab's demo scenario headless, with a live log and a summary",
         description="Run a lab's demo scenario headless, with a live log and a summary. "
-        "Exits 0 when the scenario's own check passes, 1 when it fails.",
+        "Exits 0 when the scenario's own check passes (for every seed), 1 when it fails.",
     )
     run.add_argument("lab", metavar="LAB", help="lab number or slug, e.g. 0 or 00-ping")
     run.add_argument(
@@ -53,16 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="Python file defining the lab's node classes (default: the lab's solution)",
     )
-    run.add_argument(
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
         "--processes",
         action="store_true",
         help="run each node in its own OS process (default: all in this one)",
+    )
+    where.add_argument(
+        "--sim",
+        action="store_true",
+        help="simulate: virtual time, no sockets, the same seed gives the same run, byte for byte",
     )
     run.add_argument(
         "--seed",
         type=int,
         metavar="N",
-        help="seed for the network's and nodes' randomness (default: random)",
+        help="seed for the network's and nodes' randomness (default: random); "
+        "with --seeds, the first seed of the sweep (default 1)",
     )
     run.add_argument(
         "--duration",
@@ -102,6 +113,60 @@ def build_parser() -> argparse.ArgumentParser:
         "--trace", type=Path, metavar="FILE", help="write every event of the run to FILE as JSONL"
     )
     run.add_argument("--quiet", action="store_true", help="no live log; just the summary")
+    run.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="with --sim: run N seeds and report which failed, with a replay command for each",
+    )
+    run.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --seeds: worker processes to use (default 1)",
+    )
+    run.add_argument(
+        "--check-determinism",
+        action="store_true",
+        help="with --sim: run the seed twice and report the first event where "
+        "the runs differ, and any wall-clock or unseeded-random call",
+    )
+
+    replay = commands.add_parser(
+        "replay",
+        help="print a recorded trace as a readable timeline",
+        description="Print a trace written with --trace as a readable timeline, filtered by "
+        "node, message type, event kind and time window.",
+    )
+    replay.add_argument("trace", metavar="FILE", type=Path, help="a JSONL trace file")
+    replay.add_argument(
+        "--node", action="append", metavar="NAME", help="only events about this node (repeatable)"
+    )
+    replay.add_argument(
+        "--type",
+        action="append",
+        metavar="TYPE",
+        dest="msg_type",
+        help="only messages of this type (repeatable)",
+    )
+    replay.add_argument(
+        "--kind",
+        action="append",
+        metavar="KIND",
+        choices=EVENT_KINDS,
+        help="only events of this kind (repeatable): " + ", ".join(EVENT_KINDS),
+    )
+    replay.add_argument(
+        "--from",
+        type=float,
+        dest="start",
+        metavar="SECONDS",
+        help="only events at or after this time",
+    )
+    replay.add_argument(
+        "--to", type=float, dest="end", metavar="SECONDS", help="only events at or before this time"
+    )
     return parser
 
 
@@ -116,16 +181,38 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list(console)
+        if args.command == "replay":
+            return _replay(args, console)
+        if args.sim:
+            _fix_hash_seed(argv)
         return _run(args, console)
     except DistlabError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        errors.print("[bold yellow]interrupted[/]")
+        return EXIT_INTERRUPTED
+
+
+def _fix_hash_seed(argv: Sequence[str] | None) -> None:
+    """Simulated runs need a fixed string-hash seed (set order): re-run ourselves with one."""
+    if os.environ.get("PYTHONHASHSEED") == "0":
+        return
+    words = list(sys.argv[1:] if argv is None else argv)
+    os.execve(
+        sys.executable,
+        [sys.executable, "-m", "distlab", *words],
+        {**os.environ, "PYTHONHASHSEED": "0"},
+    )
 
 
 def _list(console: Console) -> int:
     for lab in list_labs():
         console.print(f"{lab.number:>3}  {lab.slug:<24} {lab.title}")
     return EXIT_OK
+
+
+# -- distlab run ------------------------------------------------------------------------------
 
 
 def _faults_from(args: argparse.Namespace) -> FaultState:
@@ -144,12 +231,16 @@ def _faults_from(args: argparse.Namespace) -> FaultState:
     return FaultState(default=faults)
 
 
-def replay_command(lab: Lab, args: argparse.Namespace, seed: int) -> str:
-    words = ["distlab", "run", str(lab.number), "--seed", str(seed)]
-    if args.impl:
-        words += ["--impl", str(args.impl)]
+def replay_command(args: argparse.Namespace, lab_number: int, seed: int) -> str:
+    """The one command that runs exactly this run again."""
+    words = ["distlab", "run", str(lab_number)]
+    if args.sim:
+        words.append("--sim")
     if args.processes:
         words.append("--processes")
+    words += ["--seed", str(seed)]
+    if args.impl:
+        words += ["--impl", str(args.impl)]
     for flag in ("delay", "jitter", "drop", "duplicate"):
         if getattr(args, flag):
             words += [f"--{flag}", f"{getattr(args, flag):g}"]
@@ -158,75 +249,230 @@ def replay_command(lab: Lab, args: argparse.Namespace, seed: int) -> str:
     return shlex.join(words)
 
 
-def _run(args: argparse.Namespace, console: Console) -> int:
-    lab = find_lab(args.lab)
-    faults = _faults_from(args)
-    spec = lab.cluster_spec(args.impl)
-    scenario = lab.scenario()
+def _check_run_flags(args: argparse.Namespace) -> None:
     if args.duration is not None and not args.duration > 0:
         raise DistlabError(f"--duration must be seconds > 0, got {args.duration}")
+    if (args.seeds is not None or args.check_determinism) and not args.sim:
+        flag = "--seeds" if args.seeds is not None else "--check-determinism"
+        raise DistlabError(f"{flag} needs --sim: only simulated runs are reproducible")
+    if args.seeds is not None and args.seeds < 1:
+        raise DistlabError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.parallel < 1:
+        raise DistlabError(f"--parallel must be at least 1, got {args.parallel}")
+    if args.seeds is not None and args.trace:
+        raise DistlabError("--trace records one run: replay one seed with --seed N --trace FILE")
+    if args.seeds is not None and args.check_determinism:
+        raise DistlabError("use --check-determinism with one --seed, not with --seeds")
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    _check_run_flags(args)
+    lab = find_lab(args.lab)
+    faults = _faults_from(args)
+    lab.cluster_spec(args.impl)  # load the implementation now: import errors come first
+    placement: Placement = "sim" if args.sim else "processes" if args.processes else "inprocess"
+    where = {
+        "sim": "simulated (virtual time)",
+        "processes": "one process per node",
+        "inprocess": "all nodes in-process",
+    }[placement]
     duration = args.duration or lab.duration
+
+    def request(seed: int, trace: Path | None = None) -> RunRequest:
+        return RunRequest(
+            lab=lab.slug,
+            seed=seed,
+            placement=placement,
+            faults=faults.to_dict(),
+            duration=args.duration,
+            impl=args.impl,
+            trace_path=trace,
+        )
+
+    if args.seeds is not None:
+        first = args.seed if args.seed is not None else 1
+        console.print(
+            f"[bold]distlab run {lab.slug}[/]: {args.seeds} seeds from {first} · "
+            f"{where} · {faults.describe()} · up to {duration:g} s each",
+            soft_wrap=True,
+        )
+        return _sweep(
+            args, console, [request(s) for s in range(first, first + args.seeds)], lab.number
+        )
+
     seed = args.seed if args.seed is not None else random_seed()
-    placement: Placement = "processes" if args.processes else "inprocess"
     console.print(
         f"[bold]distlab run {lab.slug}[/]: {lab.title}\n"
-        f"seed {seed} · {'one process per node' if args.processes else 'all nodes in-process'}"
-        f" · {faults.describe()} · up to {duration:g} s",
+        f"seed {seed} · {where} · {faults.describe()} · up to {duration:g} s",
         soft_wrap=True,
     )
+    if args.check_determinism:
+        return _check_determinism(args, console, request(seed))
+    log = None if args.quiet else (lambda batch: _print_log(console, batch))
+    outcome = execute(request(seed, args.trace), log=log)
+    return _summarise(args, console, outcome, lab.number)
 
-    async def go() -> tuple[ScenarioResult, list[TraceEvent], dict[str, str]]:
-        pending: list[TraceEvent] = []
-        async with open_cluster(
-            spec, seed=seed, placement=placement, faults=faults, trace_path=args.trace
-        ) as cluster:
-            if not args.quiet:
-                cluster.trace.subscribe(pending.append)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_print_log, console, pending)
-                result = await scenario(cluster, duration=duration)
-                nursery.cancel_scope.cancel()
-        _flush_log(console, pending)
-        states = {name: cluster.state(name) for name in cluster.names}
-        return result, cluster.trace.events, states
 
-    try:
-        result, events, states = trio.run(go)
-    except KeyboardInterrupt:
-        console.print("[bold yellow]interrupted[/]")
-        return EXIT_INTERRUPTED
+def _print_log(console: Console, batch: list[TraceEvent]) -> None:
+    shown = batch[:LOG_LINES_PER_BATCH]
+    for event in shown:
+        console.print(describe(event), soft_wrap=True)
+    if len(batch) > len(shown):
+        console.print(
+            f"[dim]… {len(batch) - len(shown)} more events "
+            "(see them all with --trace FILE and distlab replay)[/]"
+        )
+
+
+def _summarise(
+    args: argparse.Namespace, console: Console, outcome: RunOutcome, lab_number: int
+) -> int:
+    events = outcome.events
     console.print()
-    console.print(node_table(events, states))
+    console.print(node_table(events, outcome.states))
     totals = message_totals(events)
     console.print(
         f"messages: {totals['send']} sent, {totals['deliver']} delivered, "
         f"{totals['drop']} dropped, {totals['lost']} lost, {totals['duplicate']} duplicated"
     )
     if args.trace:
-        console.print(f"trace: {args.trace}")
-    if result.passed:
-        console.print(f"[bold green]PASS[/] {result.summary}")
+        console.print(f"trace: {args.trace}  (read it with: distlab replay {args.trace})")
+    if outcome.passed:
+        console.print(f"[bold green]PASS[/] {escape(outcome.summary)}")
         return EXIT_OK
-    console.print(f"[bold red]FAIL[/] {result.summary}")
+    console.print(f"[bold red]FAIL[/] {escape(outcome.summary)}")
     why = network_diagnosis(events)
     if why:
-        console.print(f"[bold]why:[/] {why}")
-    console.print(f"replay this run: {replay_command(lab, args, seed)}")
+        console.print(f"[bold]why:[/] {escape(why)}")
+    console.print(
+        f"replay this run: {replay_command(args, lab_number, outcome.seed)}", soft_wrap=True
+    )
     return EXIT_FAILED
 
 
-async def _print_log(console: Console, pending: list[TraceEvent]) -> None:
-    """Print events in batches: the runtime never waits for the terminal."""
-    while True:
-        await trio.sleep(LOG_REFRESH)
-        _flush_log(console, pending)
+def _sweep_one(request: RunRequest) -> RunOutcome:
+    outcome = execute(request)
+    # Only the verdict crosses back to the parent process, not every event.
+    return RunOutcome(
+        outcome.seed,
+        outcome.passed,
+        outcome.summary,
+        outcome.event_count,
+        outcome.digest,
+        outcome.states,
+    )
 
 
-def _flush_log(console: Console, pending: list[TraceEvent]) -> None:
-    batch = pending[:LOG_LINES_PER_REFRESH]
-    skipped = len(pending) - len(batch)
-    pending.clear()
-    for event in batch:
-        console.print(describe(event), soft_wrap=True)
-    if skipped:
-        console.print(f"[dim]… {skipped} more events (see the trace with --trace FILE)[/]")
+def _sweep(
+    args: argparse.Namespace, console: Console, requests: list[RunRequest], lab_number: int
+) -> int:
+    if args.parallel == 1:
+        outcomes = [_sweep_one(r) for r in requests]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=args.parallel, mp_context=context) as pool:
+            outcomes = list(pool.map(_sweep_one, requests))
+    failed = sorted((o for o in outcomes if not o.passed), key=lambda o: (o.event_count, o.seed))
+    passed = len(outcomes) - len(failed)
+    console.print(
+        f"{passed}/{len(outcomes)} seeds passed ({100 * passed / len(outcomes):.0f}% pass rate)"
+    )
+    if not failed:
+        console.print("[bold green]PASS[/] every seed passed")
+        return EXIT_OK
+    table = Table(title="failing seeds, the shortest run first", title_justify="left")
+    for column in ("seed", "events", "what went wrong", "replay"):
+        table.add_column(column, overflow="fold")
+    for o in failed:
+        table.add_row(
+            str(o.seed),
+            str(o.event_count),
+            escape(o.summary),
+            escape(replay_command(args, lab_number, o.seed)),
+        )
+    console.print(table)
+    console.print(
+        f"[bold red]FAIL[/] {len(failed)} of {len(outcomes)} seeds failed; "
+        f"start with seed {failed[0].seed}: "
+        f"{replay_command(args, lab_number, failed[0].seed)} --trace run.jsonl",
+        soft_wrap=True,
+    )
+    return EXIT_FAILED
+
+
+def _check_determinism(args: argparse.Namespace, console: Console, request: RunRequest) -> int:
+    with nondeterminism_probe() as calls:
+        first = execute(request)
+        second = execute(request)
+    problems = 0
+    if first.digest == second.digest:
+        console.print(
+            f"the two runs recorded the same trace ({first.event_count} events, "
+            f"sha256 {first.digest[:16]}…)"
+        )
+    else:
+        problems += 1
+        index, a, b = first_difference(first.events, second.events)
+        anchor = a or b
+        assert anchor is not None
+        who = f"node {anchor.node}" if anchor.node else "the run"
+        console.print(
+            f"[bold red]not deterministic:[/] {who} behaved differently at t={anchor.t:.3f} s "
+            f"(event {index + 1}): did it read the wall clock or use unseeded randomness?",
+            soft_wrap=True,
+        )
+        for label, event in (("first run: ", a), ("second run:", b)):
+            text = describe(event) if event else "(the run had ended)"
+            console.print(f"  {label} ", text, soft_wrap=True)
+    for call in calls:
+        problems += 1
+        console.print(f"[bold red]not deterministic:[/] {escape(call.describe())}", soft_wrap=True)
+    if problems:
+        console.print(
+            "[bold red]FAIL[/] this run cannot be replayed exactly; see "
+            "docs/determinism.md for what node code may use"
+        )
+        return EXIT_FAILED
+    console.print("[bold green]PASS[/] the run is deterministic: the same seed replays it exactly")
+    return EXIT_OK
+
+
+# -- distlab replay ---------------------------------------------------------------------------
+
+
+def _message_type(event: TraceEvent) -> str | None:
+    body = event.get("body")
+    if isinstance(body, dict):
+        return str(body.get("type"))
+    value = event.get("type")
+    return value if isinstance(value, str) else None
+
+
+def _replay(args: argparse.Namespace, console: Console) -> int:
+    if not args.trace.is_file():
+        raise DistlabError(
+            f"{args.trace}: no such trace file (write one with "
+            "distlab run LAB --sim --seed N --trace FILE)"
+        )
+    shown = total = 0
+    try:
+        for event in read_trace(args.trace):
+            total += 1
+            if args.node and not ({event.node, event.get("dest")} & set(args.node)):
+                continue
+            if args.msg_type and _message_type(event) not in args.msg_type:
+                continue
+            if args.kind and event.kind not in args.kind:
+                continue
+            if (args.start is not None and event.t < args.start) or (
+                args.end is not None and event.t > args.end
+            ):
+                continue
+            shown += 1
+            console.print(describe(event), soft_wrap=True)
+    except (ValueError, KeyError) as exc:
+        raise DistlabError(
+            f"{args.trace}: line {total + 1} is not a distlab trace event ({exc})"
+        ) from None
+    console.print(f"[dim]{shown} of {total} events shown[/]")
+    return EXIT_OK

@@ -1,0 +1,126 @@
+"""One run of a lab's demo scenario, headless: what `distlab run` does, once per seed.
+
+A ``RunRequest`` is plain, picklable data, so seed sweeps can ship it to worker processes; a
+``RunOutcome`` is what comes back. The live log, when there is one, is fed in a way that never
+changes what a simulated run does: from the trace subscriber (no extra task that could shift
+trio's scheduling), so a quiet sweep and a verbose replay of the same seed record the same trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from ._cluster import Placement, open_cluster
+from ._faults import FaultState
+from ._labs import find_lab
+from ._sim import run_simulated
+from ._trace import TraceEvent
+
+LOG_REFRESH = 0.1  # seconds between live-log batches in live runs
+SIM_LOG_BATCH = 200  # events per live-log batch in simulated runs
+
+LogSink = Callable[[list[TraceEvent]], None]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    lab: str
+    seed: int
+    placement: Placement
+    faults: dict[str, Any]
+    duration: float | None = None
+    impl: Path | None = None
+    trace_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    seed: int
+    passed: bool
+    summary: str
+    event_count: int
+    digest: str  # SHA-256 of the trace's JSONL: equal digests, identical runs
+    states: dict[str, str]
+    events: list[TraceEvent] = field(default_factory=list)
+
+
+def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
+    """Run the lab's scenario once; ``log`` gets batches of events while it runs."""
+    lab = find_lab(request.lab)
+    spec = lab.cluster_spec(request.impl)
+    scenario = lab.scenario()
+    duration = request.duration or lab.duration
+    simulated = request.placement == "sim"
+
+    async def go() -> RunOutcome:
+        pending: list[TraceEvent] = []
+
+        def collect(event: TraceEvent) -> None:
+            pending.append(event)
+            if simulated and log is not None and len(pending) >= SIM_LOG_BATCH:
+                _hand(log, pending)
+
+        async with open_cluster(
+            spec,
+            seed=request.seed,
+            placement=request.placement,
+            faults=FaultState.from_dict(request.faults),
+            trace_path=request.trace_path,
+        ) as cluster:
+            if log is not None:
+                cluster.trace.subscribe(collect)
+            async with trio.open_nursery() as nursery:
+                if log is not None and not simulated:
+                    nursery.start_soon(_feed_log_forever, log, pending)
+                result = await scenario(cluster, duration=duration)
+                nursery.cancel_scope.cancel()
+        if log is not None:
+            _hand(log, pending)
+        events = cluster.trace.events
+        digest = hashlib.sha256()
+        for event in events:
+            digest.update(event.to_json().encode() + b"\n")
+        return RunOutcome(
+            seed=request.seed,
+            passed=result.passed,
+            summary=result.summary,
+            event_count=len(events),
+            digest=digest.hexdigest(),
+            states={name: cluster.state(name) for name in cluster.names},
+            events=events,
+        )
+
+    if simulated:
+        return run_simulated(go, seed=request.seed)
+    return trio.run(go)
+
+
+def _hand(log: LogSink, pending: list[TraceEvent]) -> None:
+    batch = pending[:]
+    pending.clear()
+    if batch:
+        log(batch)
+
+
+async def _feed_log_forever(log: LogSink, pending: list[TraceEvent]) -> None:
+    """Live runs: hand the log a batch every LOG_REFRESH s, so the runtime never waits on it."""
+    while True:
+        await trio.sleep(LOG_REFRESH)
+        _hand(log, pending)
+
+
+def first_difference(
+    a: list[TraceEvent], b: list[TraceEvent]
+) -> tuple[int, TraceEvent | None, TraceEvent | None]:
+    """The index of the first event where two traces differ, and the two events there."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x.to_json() != y.to_json():
+            return i, x, y
+    i = min(len(a), len(b))
+    return i, (a[i] if i < len(a) else None), (b[i] if i < len(b) else None)
