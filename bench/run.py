@@ -49,6 +49,9 @@ from typing import Any
 import trio
 
 import distlab
+from bench.sim import SimResult
+from bench.sim import measure as measure_sim
+from bench.sim import report as report_sim
 from distlab import ClusterSpec, Message, Node, NodeSpec, RPCTimeoutError, handler, open_cluster
 from distlab._cluster import Placement
 
@@ -594,6 +597,7 @@ def load_average() -> str:
 def print_report(
     pingpong: dict[str, list[PingPongResult]],
     pairs: list[dict[str, Any]],
+    sim: list[SimResult],
     seconds: float,
     load_before: str,
 ) -> None:
@@ -666,6 +670,8 @@ def print_report(
             f"drop {p['drop']}, lost {p['lost']}, crashes {p['crash']}; "
             f"window {p['window_s']:.2f} s; ru_maxrss {p['ru_maxrss_mib']:.0f} MiB"
         )
+    print()
+    report_sim(sim)
     print()
     print(f"Total benchmark time: {seconds:.0f} s")
 
@@ -803,7 +809,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for interval in args.intervals:
         print(f"  all-to-all, {ALLPAIRS_NODES} nodes, every {interval:g} s ...", flush=True)
         pairs.append(run_allpairs_child(interval, args))
-    print_report(pingpong, pairs, time.perf_counter() - began, load_before)
+    print("  simulator, 60 s of heartbeats ...", flush=True)
+    sim = measure_sim(args.seed, args.reps)
+    print_report(pingpong, pairs, sim, time.perf_counter() - began, load_before)
 
 
 if __name__ == "__main__":
