@@ -1,0 +1,96 @@
+"""A grading run's results as plain data: what every report format is rendered from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, TypeAlias
+
+Visibility: TypeAlias = Literal["visible", "hidden", "after_due_date", "after_published"]
+#: passed; failed (a check failed); error (the test itself broke, or the implementation could not
+#: be loaded); timeout (the time budget ran out); memory (the memory limit was exceeded);
+#: not_run (the grader was interrupted before reaching it).
+Outcome: TypeAlias = Literal["passed", "failed", "error", "timeout", "memory", "not_run"]
+
+
+class CheckFailed(AssertionError):
+    """A checker found the implementation wrong; the message says what, when and where."""
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    seed: int
+    outcome: Outcome
+    message: str = ""  # why it failed, in plain words ("" when it passed)
+    seconds: float = 0.0  # wall-clock time the seed took
+    events: int = 0  # trace events recorded
+    trace: str | None = None  # path of the trace file kept for a failing seed
+    replay: str | None = None  # the one command that replays exactly this run
+
+
+@dataclass(frozen=True)
+class TestResult:
+    __test__ = False  # not a pytest test class
+
+    name: str
+    description: str
+    points: float
+    visibility: Visibility
+    budget: float  # seconds allowed for all its seeds
+    seeds_planned: int
+    seeds: list[SeedResult] = field(default_factory=list)
+    outcome: Outcome = "not_run"
+    message: str = ""  # the first failure's message, or why the test could not run
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+    @property
+    def pass_rate(self) -> float:
+        return sum(s.outcome == "passed" for s in self.seeds) / max(1, self.seeds_planned)
+
+    @property
+    def first_failure(self) -> SeedResult | None:
+        return next((s for s in self.seeds if s.outcome != "passed"), None)
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    lab: str
+    impl: str
+    tests: list[TestResult]
+    seconds: float
+    versions: dict[str, str]
+    interrupted: bool = False
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    @property
+    def full_marks(self) -> bool:
+        return not self.interrupted and all(t.passed for t in self.tests)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: every field, plus the computed scores."""
+        return {
+            "lab": self.lab,
+            "impl": self.impl,
+            "score": self.score,
+            "max_score": self.max_score,
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+            "versions": self.versions,
+            "tests": [
+                {**asdict(t), "score": t.score, "pass_rate": t.pass_rate} for t in self.tests
+            ],
+        }
