@@ -133,6 +133,68 @@ def build_parser() -> argparse.ArgumentParser:
         "the runs differ, and any wall-clock or unseeded-random call",
     )
 
+    grade = commands.add_parser(
+        "grade",
+        help="grade an implementation with the lab's tests: points, seeds, replays",
+        description="Grade an implementation with the lab's graded tests, each in a separate "
+        "process with a time budget and a memory limit. Prints a table and, last, "
+        "'Points X/Y'. Exits 0 only on full marks.",
+    )
+    grade.add_argument("lab", metavar="LAB", help="lab number or slug, e.g. 0 or 00-ping")
+    grade.add_argument(
+        "--impl",
+        type=Path,
+        metavar="PATH",
+        help="the Python file to grade (default: the lab's solution)",
+    )
+    grade.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="seeds per test (default: each test's own); the table shows the pass rate across them",
+    )
+    grade.add_argument("--seed", type=int, metavar="N", help="run only this seed")
+    grade.add_argument(
+        "--test", action="append", metavar="NAME", help="run only this test (repeatable)"
+    )
+    grade.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="K",
+        help="worker processes to run at once (default 1)",
+    )
+    grade.add_argument(
+        "--format",
+        choices=("text", "json", "junit", "gradescope"),
+        default="text",
+        help="the format written to --output (default text)",
+    )
+    grade.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the results to FILE in --format; always written, even "
+        "when grading fails or is interrupted",
+    )
+    grade.add_argument(
+        "--time-limit", type=float, metavar="SECONDS", help="override every test's time budget"
+    )
+    grade.add_argument(
+        "--memory-limit",
+        type=int,
+        default=1024,
+        metavar="MIB",
+        help="memory limit of each worker process (default 1024 MiB)",
+    )
+    grade.add_argument(
+        "--traces",
+        type=Path,
+        default=Path("grading-traces"),
+        metavar="DIR",
+        help="where failing seeds' traces are kept (default grading-traces/)",
+    )
+
     replay = commands.add_parser(
         "replay",
         help="print a recorded trace as a readable timeline",
@@ -183,6 +245,8 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return _list(console)
         if args.command == "replay":
             return _replay(args, console)
+        if args.command == "grade":
+            return _grade(args, console)
         if args.sim:
             _fix_hash_seed(argv)
         return _run(args, console)
@@ -476,3 +540,52 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         ) from None
     console.print(f"[dim]{shown} of {total} events shown[/]")
     return EXIT_OK
+
+
+# -- distlab grade ----------------------------------------------------------------------------
+
+
+def _grade(args: argparse.Namespace, console: Console) -> int:
+    from grading._reports import failure_lines, points_line, render_table, write_report
+
+    from grading import GradeOptions, grade
+
+    for flag, value, low in (
+        ("--seeds", args.seeds, 1),
+        ("--parallel", args.parallel, 1),
+        ("--memory-limit", args.memory_limit, 64),
+    ):
+        if value is not None and value < low:
+            raise DistlabError(f"{flag} must be at least {low}, got {value}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise DistlabError(f"--time-limit must be seconds > 0, got {args.time_limit}")
+    lab = find_lab(args.lab)
+    options = GradeOptions(
+        lab=lab,
+        impl=args.impl,
+        tests=tuple(args.test or ()),
+        seeds=args.seeds,
+        seed=args.seed,
+        parallel=args.parallel,
+        time_limit=args.time_limit,
+        memory_mb=args.memory_limit,
+        trace_dir=args.traces / lab.slug,
+    )
+    console.print(f"[bold]distlab grade {lab.slug}[/]: {args.impl or lab.solution}", soft_wrap=True)
+    report = grade(
+        options,
+        progress=lambda t: console.print(
+            f"  {t.name}: {t.outcome.replace('_', ' ')}", soft_wrap=True
+        ),
+    )
+    if args.output:
+        write_report(report, args.format, args.output)
+    console.print(render_table(report))
+    for line in failure_lines(report):
+        console.print(escape(line), soft_wrap=True)
+    if args.output:
+        console.print(f"results ({args.format}): {args.output}")
+    console.print(points_line(report))
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.full_marks else EXIT_FAILED

@@ -90,6 +90,10 @@ class InProcessDriver:
         port: int = await self._nursery.start(partial(runner.run, listen=self._listen))
         return port
 
+    def node(self, name: str) -> Node | None:
+        runner = self._runners.get(name)
+        return None if runner is None or runner.crashed else runner.node
+
     def _hand_over(self, dest: str, payload: bytes) -> None:
         runner = self._runners.get(dest)
         if runner is not None and not runner.crashed:

@@ -128,6 +128,10 @@ class ProcessDriver:
         await child.ready_or_dead.wait()
         return child.port
 
+    def node(self, name: str) -> Node | None:
+        """Node objects live in their own processes: not reachable from here."""
+        return None
+
     def admit(self, name: str) -> None:
         self._procs[name].command({"cmd": "admit"})
 

@@ -1,5 +1,52 @@
-"""Checks over a run's trace, shared by the project's tests and (later) the lab grader."""
+"""distlab's grader: graded lab tests, checkers, fault schedules, and reports.
 
+Lab tests import from here::
+
+    from grading import CheckFailed, LabRun, graded, no_crashes
+"""
+
+from ._checks import (
+    at_most_one_holder,
+    at_most_one_per_term,
+    effects_from_status,
+    exactly_once,
+    expect_equal,
+    heal_time,
+    latency_percentile,
+    messages_per_operation,
+    no_crashes,
+    status_at,
+    within,
+)
 from ._fates import check_message_fates
+from ._graded import Client, GradedTest, LabRun, graded
+from ._grader import GradeOptions, grade
+from ._history import History, Op
+from ._results import CheckFailed, GradeReport, SeedResult, TestResult
 
-__all__ = ["check_message_fates"]
+__all__ = [
+    "CheckFailed",
+    "Client",
+    "GradeOptions",
+    "GradeReport",
+    "GradedTest",
+    "History",
+    "LabRun",
+    "Op",
+    "SeedResult",
+    "TestResult",
+    "at_most_one_holder",
+    "at_most_one_per_term",
+    "effects_from_status",
+    "exactly_once",
+    "expect_equal",
+    "heal_time",
+    "latency_percentile",
+    "messages_per_operation",
+    "no_crashes",
+    "status_at",
+    "within",
+    "check_message_fates",
+    "grade",
+    "graded",
+]

@@ -67,6 +67,7 @@ class GradeReport:
     seconds: float
     versions: dict[str, str]
     interrupted: bool = False
+    error: str = ""  # why grading could not even start (no such lab, a bad option...)
 
     @property
     def score(self) -> float:
@@ -78,7 +79,12 @@ class GradeReport:
 
     @property
     def full_marks(self) -> bool:
-        return not self.interrupted and all(t.passed for t in self.tests)
+        return (
+            not self.interrupted
+            and not self.error
+            and bool(self.tests)
+            and all(t.passed for t in self.tests)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: every field, plus the computed scores."""
@@ -89,6 +95,7 @@ class GradeReport:
             "max_score": self.max_score,
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
+            "error": self.error,
             "versions": self.versions,
             "tests": [
                 {**asdict(t), "score": t.score, "pass_rate": t.pass_rate} for t in self.tests

@@ -1,0 +1,296 @@
+"""Graded lab tests: ``@graded`` turns an async test body into a test with points and seeds.
+
+A graded test is written once and runs two ways. ``pytest labs/00-ping/tests`` runs it like any
+test, against the lab's solution (or ``$DISTLAB_IMPL``), over all its seeds. ``distlab grade``
+runs it seed by seed in a separate worker process with a time budget and a memory limit, and
+reports each seed's verdict. Both go through ``GradedTest.run_seed``.
+
+Each seed is one run of the body, on the simulator by default (virtual time, reproducible), or
+live (``runtime="live"``). The test passes only if every seed passes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import trio
+
+from distlab import ClusterSpec, ImplementationError, Message, Node, RPCTimeoutError
+from distlab._cluster import Cluster, Placement, open_cluster
+from distlab._faults import FaultState
+from distlab._labs import Lab, load_lab
+from distlab._seeds import derived_rng
+from distlab._sim import run_simulated
+from distlab._trace import CRASH
+
+from ._history import History
+from ._results import CheckFailed, SeedResult, Visibility
+
+Runtime: TypeAlias = Literal["sim", "live"]
+TestBody: TypeAlias = Callable[["LabRun"], Awaitable[None]]
+GRADED_ATTR = "__distlab_graded__"
+
+
+class Client:
+    """A workload driver: sends requests into the cluster and records a history.
+
+    ``reply = await client.call("master", {"type": "sum", "numbers": [1, 2]}, timeout=1)``
+    records an ``invoke``, then ``ok`` (a reply), ``fail`` (a reply of type ``"error"``) or
+    ``timeout``. Its messages cross the network like any node's.
+    """
+
+    def __init__(self, cluster: Cluster, name: str, history: History) -> None:
+        self._cluster = cluster
+        self.name = name
+        self.history = history
+
+    async def call(self, dest: str, body: Mapping[str, Any], *, timeout: float) -> Message | None:
+        node = self._cluster.node_object(self.name)
+        f = str(body.get("type"))
+        op = self.history.invoke(self.name, f, dict(body), self._cluster.now())
+        try:
+            reply = await node.rpc(dest, body, timeout=timeout)
+        except RPCTimeoutError:
+            self.history.complete(op, "timeout", None, self._cluster.now())
+            return None
+        kind: Literal["ok", "fail"] = "fail" if reply.type == "error" else "ok"
+        self.history.complete(op, kind, dict(reply.body), self._cluster.now())
+        return reply
+
+
+class _ClientNode(Node):
+    """The node a Client speaks through: it handles nothing by itself."""
+
+
+class LabRun:
+    """What a graded test body gets: the lab, this seed, and ways to start a cluster.
+
+    Example::
+
+        @graded(points=3, seeds=20)
+        async def test_pongs_arrive(run: LabRun) -> None:
+            async with run.cluster(drop=0.3) as cluster:
+                with trio.fail_after(20):
+                    await cluster.wait_for_status("client", lambda s: s.get("done"))
+    """
+
+    def __init__(
+        self,
+        *,
+        lab: Lab,
+        impl: Path | None,
+        seed: int,
+        runtime: Runtime,
+        trace_path: Path | None,
+    ) -> None:
+        self.lab = lab
+        self.impl = impl
+        self.seed = seed
+        self.runtime = runtime
+        self.trace_path = trace_path
+        self.config: Mapping[str, Any] = dict(lab.config)
+        self.random = derived_rng(seed, "test")
+        self.history = History()
+        self.clusters: list[Cluster] = []
+
+    @asynccontextmanager
+    async def cluster(
+        self,
+        *,
+        config: Mapping[str, Any] | None = None,
+        faults: FaultState | None = None,
+        **fault_settings: Any,
+    ) -> AsyncIterator[Cluster]:
+        """Start the lab's nodes (from the implementation under test) for this seed.
+
+        Fault settings go straight to the network: ``run.cluster(drop=0.2, delay=0.01)``.
+        ``config`` overrides some of the lab's parameters.
+        """
+        spec = self.lab.cluster_spec(self.impl)
+        if config:
+            spec = ClusterSpec(spec.nodes, {**spec.config, **config})
+        placement: Placement = "sim" if self.runtime == "sim" else "inprocess"
+        async with open_cluster(
+            spec,
+            seed=self.seed,
+            placement=placement,
+            faults=faults,
+            trace_path=self.trace_path if not self.clusters else None,
+        ) as cluster:
+            self.clusters.append(cluster)
+            if fault_settings:
+                cluster.network.set_faults(**fault_settings)
+            yield cluster
+
+    async def client(self, cluster: Cluster, name: str = "client-1") -> Client:
+        """Add a client node to the cluster and return a Client that drives it."""
+        await cluster.spawn(name, role="harness-client", node_class=_ClientNode)
+        return Client(cluster, name, self.history)
+
+
+@dataclass(frozen=True)
+class GradedTest:
+    fn: TestBody
+    name: str
+    description: str
+    points: float
+    visibility: Visibility
+    budget: float  # wall-clock seconds for all its seeds
+    seeds: int
+    runtime: Runtime
+    lab_dir: Path
+    source: Path
+
+    def lab(self) -> Lab:
+        return load_lab(self.lab_dir)
+
+    def run_seed(
+        self,
+        seed: int,
+        *,
+        impl: Path | None,
+        trace_dir: Path | None = None,
+        lab: Lab | None = None,
+    ) -> SeedResult:
+        """Run the body once on ``seed``; never raises for anything the implementation does."""
+        trace = trace_dir / f"{self.name}-seed{seed}.jsonl" if trace_dir else None
+        run = LabRun(
+            lab=lab or self.lab(), impl=impl, seed=seed, runtime=self.runtime, trace_path=trace
+        )
+        began = time.perf_counter()
+        outcome, message = "passed", ""
+        try:
+            if self.runtime == "sim":
+                run_simulated(self.fn, run, seed=seed)
+            else:
+                trio.run(self.fn, run)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            outcome, message = _verdict(exc)
+        events = sum(len(c.trace.events) for c in run.clusters)
+        memory = _memory_crash(run)
+        if memory is not None:
+            outcome, message = "memory", memory
+        seconds = time.perf_counter() - began
+        if outcome == "passed":
+            if trace is not None:
+                trace.unlink(missing_ok=True)
+            return SeedResult(seed, "passed", "", seconds, events)
+        kept = str(trace) if trace is not None and trace.exists() else None
+        return SeedResult(seed, outcome, message, seconds, events, kept)  # type: ignore[arg-type]
+
+    def check_all_seeds(self) -> None:
+        """The pytest entry: every seed must pass (impl from $DISTLAB_IMPL, else the solution)."""
+        impl_env = os.environ.get("DISTLAB_IMPL")
+        impl = Path(impl_env) if impl_env else None
+        seeds = int(os.environ.get("DISTLAB_SEEDS", self.seeds))
+        lab = self.lab()
+        failures = []
+        for seed in range(1, seeds + 1):
+            result = self.run_seed(seed, impl=impl, lab=lab)
+            if result.outcome != "passed":
+                failures.append(f"seed {seed}: {result.message}")
+        if failures:
+            raise CheckFailed(
+                f"{len(failures)} of {seeds} seeds failed:\n" + "\n".join(failures[:5])
+            )
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def _verdict(exc: BaseException) -> tuple[str, str]:
+    """Turn what a seed raised into (outcome, message in plain words)."""
+    leaves = _leaves(exc)
+    for leaf in leaves:
+        if isinstance(leaf, MemoryError):
+            return "memory", "memory limit: the run ran out of memory"
+    for leaf in leaves:
+        if isinstance(leaf, AssertionError):
+            return "failed", str(leaf) or "an assertion in the test failed"
+    for leaf in leaves:
+        if isinstance(leaf, ImplementationError):
+            return "error", str(leaf)
+    for leaf in leaves:
+        if isinstance(leaf, trio.TooSlowError):
+            where = traceback.extract_tb(leaf.__traceback__)
+            line = next((f for f in reversed(where) if "/tests/" in f.filename), None)
+            at = f" (at {Path(line.filename).name}:{line.lineno}: {line.line})" if line else ""
+            return "failed", f"the test waited too long for something that never happened{at}"
+    leaf = leaves[0]
+    text = "".join(traceback.format_exception_only(type(leaf), leaf)).strip()
+    return "error", f"the test raised {text}"
+
+
+def _memory_crash(run: LabRun) -> str | None:
+    for cluster in run.clusters:
+        for event in cluster.trace.of_kind(CRASH):
+            if str(event.get("reason", "")).startswith("MemoryError"):
+                return f"memory limit: node {event['node']} ran out of memory at t={event.t:.3f} s"
+    return None
+
+
+def graded(
+    *,
+    points: float,
+    seeds: int = 10,
+    budget: float = 60.0,
+    visibility: Visibility = "visible",
+    runtime: Runtime = "sim",
+) -> Callable[[TestBody], Callable[[], None]]:
+    """Declare a graded lab test: its points, seeds, time budget and visibility.
+
+    ``budget`` is the wall-clock time allowed for all its seeds together. The decorated
+    function stays a pytest test (sync, no arguments) that checks every seed.
+    """
+    if points <= 0 or seeds < 1 or budget <= 0:
+        raise ValueError("@graded needs points > 0, seeds >= 1 and budget > 0 seconds")
+
+    def mark(fn: TestBody) -> Callable[[], None]:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"graded test {fn.__name__} must be 'async def'")
+        source = Path(inspect.getfile(fn)).resolve()
+        test = GradedTest(
+            fn=fn,
+            name=fn.__name__,
+            description=(inspect.getdoc(fn) or "").split("\n")[0],
+            points=points,
+            visibility=visibility,
+            budget=budget,
+            seeds=seeds,
+            runtime=runtime,
+            lab_dir=source.parent.parent,
+            source=source,
+        )
+
+        def pytest_entry() -> None:
+            test.check_all_seeds()
+
+        pytest_entry.__name__ = fn.__name__
+        pytest_entry.__qualname__ = fn.__qualname__
+        pytest_entry.__doc__ = fn.__doc__
+        setattr(pytest_entry, GRADED_ATTR, test)
+        return pytest_entry
+
+    return mark
+
+
+def graded_tests(test_file: Path) -> list[GradedTest]:
+    """The graded tests a lab test file defines, in file order."""
+    from distlab._loading import load_module
+
+    module = load_module(test_file)
+    found = [getattr(v, GRADED_ATTR) for v in vars(module).values() if hasattr(v, GRADED_ATTR)]
+    return sorted(found, key=lambda t: inspect.getsourcelines(t.fn)[1])

@@ -1,0 +1,94 @@
+"""Lab 0's graded tests.
+
+Each test is an ``async def`` body decorated with ``@graded``: its points, how many seeds it
+runs (it passes only if every seed passes), its time budget and its visibility. The body gets a
+``LabRun``: ``run.cluster(...)`` starts the lab's nodes from the implementation being graded, on
+the simulator, seeded with this run's seed.
+"""
+
+import trio
+
+from distlab import Cluster
+from grading import CheckFailed, LabRun, graded, no_crashes
+
+
+async def wait_until_done(cluster: Cluster, seconds: float) -> None:
+    """Wait until the client reports done; fail, saying how far it got, after ``seconds``."""
+    with trio.move_on_after(seconds):
+        await cluster.wait_for_status("client", lambda s: s.get("done") is True)
+        return
+    status = cluster.status_of("client")
+    raise CheckFailed(
+        f"the client was not done after {seconds:g} s: it reported "
+        f"pongs={status.get('pongs', 0)} of {cluster.config['pings']} "
+        f"(at t={cluster.now():.3f} s)"
+    )
+
+
+def ping_seqs(cluster: Cluster, *, incarnation: int) -> list[int]:
+    """The seq of every ping the given incarnation of the client sent, in order."""
+    prefix = f"client/{incarnation}/"
+    return [
+        e["body"]["seq"]
+        for e in cluster.trace.of_kind("send")
+        if e["mid"].startswith(prefix) and e["body"]["type"] == "ping"
+    ]
+
+
+@graded(points=2, seeds=5, budget=30)
+async def test_all_pongs_arrive(run: LabRun) -> None:
+    """On a healthy network, the client collects every pong."""
+    async with run.cluster() as cluster:
+        await wait_until_done(cluster, 10)
+        no_crashes(cluster.trace.events)
+
+
+@graded(points=3, seeds=20, budget=60)
+async def test_lost_pings_are_retried(run: LabRun) -> None:
+    """With 30% of messages lost, the client retries until it has every pong."""
+    async with run.cluster(drop=0.3, delay=0.005, jitter=0.004) as cluster:
+        await wait_until_done(cluster, 60)
+        no_crashes(cluster.trace.events)
+
+
+@graded(points=3, seeds=10, budget=60)
+async def test_progress_survives_a_client_crash(run: LabRun) -> None:
+    """A client that crashes and restarts carries on from its last pong, not from ping 1."""
+    async with run.cluster(config={"pings": 8}, delay=0.01) as cluster:
+        await cluster.wait_for_status("client", lambda s: s.get("pongs", 0) >= 3)
+        await cluster.crash("client")
+        done_before = max(ping_seqs(cluster, incarnation=1))
+        await cluster.restart("client")
+        await wait_until_done(cluster, 20)
+        again = [seq for seq in ping_seqs(cluster, incarnation=2) if seq < done_before]
+        if again:
+            raise CheckFailed(
+                f"after its restart the client pinged seq {again[0]} again, although it had "
+                f"already got the pong for it before the crash: it forgot its progress "
+                f"(keep what must survive a crash in self.storage)"
+            )
+
+
+@graded(points=2, seeds=10, budget=60)
+async def test_the_client_waits_out_a_server_restart(run: LabRun) -> None:
+    """The server crashes for a second mid-run; the client keeps trying and finishes."""
+    async with run.cluster(config={"pings": 10}, delay=0.01) as cluster:
+        await cluster.wait_for_status("client", lambda s: s.get("pongs", 0) >= 2)
+        await cluster.crash("server")
+        await trio.sleep(1.0)
+        await cluster.restart("server")
+        await wait_until_done(cluster, 10)
+
+
+@graded(points=1, seeds=5, budget=30, visibility="hidden")
+async def test_one_ping_per_pong_on_a_healthy_network(run: LabRun) -> None:
+    """Without faults, the client sends exactly one ping per pong it needs: no spamming."""
+    async with run.cluster() as cluster:
+        await wait_until_done(cluster, 10)
+        sent = len(ping_seqs(cluster, incarnation=1))
+        wanted = cluster.config["pings"]
+        if sent > wanted:
+            raise CheckFailed(
+                f"the client sent {sent} pings for {wanted} pongs on a network that lost "
+                "nothing: send one ping and wait for its pong (or its timeout) before the next"
+            )
