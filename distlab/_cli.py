@@ -546,9 +546,8 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
 
 
 def _grade(args: argparse.Namespace, console: Console) -> int:
-    from grading._reports import failure_lines, points_line, render_table, write_report
-
     from grading import GradeOptions, grade
+    from grading._reports import failure_lines, points_line, render_table, write_report
 
     for flag, value, low in (
         ("--seeds", args.seeds, 1),
