@@ -547,7 +547,7 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
 
 def _grade(args: argparse.Namespace, console: Console) -> int:
     from grading import GradeOptions, grade
-    from grading._reports import failure_lines, points_line, render_table, write_report
+    from grading._reports import print_report, write_report
 
     for flag, value, low in (
         ("--seeds", args.seeds, 1),
@@ -579,12 +579,9 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
     )
     if args.output:
         write_report(report, args.format, args.output)
-    console.print(render_table(report))
-    for line in failure_lines(report):
-        console.print(escape(line), soft_wrap=True)
     if args.output:
         console.print(f"results ({args.format}): {args.output}")
-    console.print(points_line(report))
+    print_report(report, console)  # the table, each failure in words, and last "Points X/Y"
     if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.full_marks else EXIT_FAILED

@@ -274,8 +274,10 @@ class Cluster:
     async def restart(self, name: str) -> None:
         """Start a fresh incarnation (crashing the current one first if it is still running)."""
         await self.crash(name)
-        async with self._lock:
-            await self._start_node(self._entry(name), RESTART)
+        # Shielded: a start cut off halfway would leave the node "starting" for good.
+        with trio.CancelScope(shield=True):
+            async with self._lock:
+                await self._start_node(self._entry(name), RESTART)
 
     async def pause(self, name: str) -> None:
         """Freeze a node: it handles nothing until resumed; messages to it wait in its socket."""
@@ -308,7 +310,8 @@ class Cluster:
             self.emit(SPAWN, node=name, role=role)
             if self._driver is not None:
                 self._driver.roster_changed()
-            await self._start_node(entry, START)
+            with trio.CancelScope(shield=True):  # see restart()
+                await self._start_node(entry, START)
 
     async def _start_all(self, driver: PlacementDriver) -> None:
         self._driver = driver

@@ -14,6 +14,9 @@ A lab's spec is small and machine-readable::
 
     [config]                          # parameters the nodes read as self.config[...]
     pings = 5
+
+    [mutants]                         # mutants/<name>.py = the graded test it must fail
+    gives_up = "test_lost_pings_are_retried"
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,8 @@ class Lab:
     duration: float
     roles: tuple[RoleSpec, ...]
     config: Mapping[str, Any]
+    #: known-buggy implementations: file in mutants/ -> the graded test it must fail
+    mutants: Mapping[Path, str] = field(default_factory=dict)
 
     def cluster_spec(self, impl: Path | None = None) -> ClusterSpec:
         """The lab's nodes, with classes loaded from ``impl`` (default: the solution)."""
@@ -142,7 +147,20 @@ def load_lab(path: Path) -> Lab:
         duration=float(duration),
         roles=tuple(roles),
         config=dict(spec.get("config", {})),
+        mutants=_mutants(path, spec_path, spec.get("mutants", {})),
     )
+
+
+def _mutants(path: Path, spec_path: Path, table: Mapping[str, Any]) -> dict[Path, str]:
+    mutants = {}
+    for stem, target in table.items():
+        file = path / "mutants" / f"{stem}.py"
+        if not file.is_file():
+            raise ConfigError(f"{spec_path} [mutants]: no file {file}")
+        if not isinstance(target, str):
+            raise ConfigError(f"{spec_path} [mutants]: {stem} must name the test it targets")
+        mutants[file] = target
+    return mutants
 
 
 def list_labs(root: Path | None = None) -> list[Lab]:

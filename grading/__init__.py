@@ -5,6 +5,7 @@ Lab tests import from here::
     from grading import CheckFailed, LabRun, graded, no_crashes
 """
 
+from . import faults
 from ._checks import (
     at_most_one_holder,
     at_most_one_per_term,
@@ -23,10 +24,12 @@ from ._graded import Client, GradedTest, LabRun, graded
 from ._grader import GradeOptions, grade
 from ._history import History, Op
 from ._results import CheckFailed, GradeReport, SeedResult, TestResult
+from ._schedule import FaultSchedule
 
 __all__ = [
     "CheckFailed",
     "Client",
+    "FaultSchedule",
     "GradeOptions",
     "GradeReport",
     "GradedTest",
@@ -41,6 +44,7 @@ __all__ = [
     "effects_from_status",
     "exactly_once",
     "expect_equal",
+    "faults",
     "grade",
     "graded",
     "heal_time",

@@ -33,6 +33,7 @@ from distlab._trace import CRASH
 
 from ._history import History
 from ._results import CheckFailed, SeedResult, Visibility
+from ._schedule import FaultSchedule
 
 Runtime: TypeAlias = Literal["sim", "live"]
 TestBody: TypeAlias = Callable[["LabRun"], Awaitable[None]]
@@ -129,6 +130,10 @@ class LabRun:
             if fault_settings:
                 cluster.network.set_faults(**fault_settings)
             yield cluster
+
+    def schedule(self, cluster: Cluster) -> FaultSchedule:
+        """A fault schedule for ``cluster``, seeded with this run's seed (see grading.faults)."""
+        return FaultSchedule(cluster, seed=self.seed)
 
     async def client(self, cluster: Cluster, name: str = "client-1") -> Client:
         """Add a client node to the cluster and return a Client that drives it."""

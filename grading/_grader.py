@@ -262,7 +262,16 @@ def grade(
 ) -> GradeReport:
     """Grade the implementation; returns a complete report, even when interrupted."""
     began = time.monotonic()
-    tests = discover(options.lab)
+    try:
+        tests = discover(options.lab)
+    except KeyboardInterrupt:
+        return _report(
+            options,
+            [],
+            began,
+            interrupted=True,
+            error="the grader was interrupted before it had found the lab's tests",
+        )
     if options.tests:
         unknown = sorted(set(options.tests) - {t.name for t in tests})
         if unknown:
@@ -276,7 +285,7 @@ def grade(
         units = _plan(options, tests, Path(tmp))
         run_budget = options.run_budget or sum(u.budget for u in units) + 30
         waiting, running, done = list(units), list[_Unit](), list[_Unit]()
-        try:
+        try:  # from here on, an interrupt still yields a report of every test
             while waiting or running:
                 over = time.monotonic() - began > run_budget
                 while waiting and len(running) < options.parallel and not over:
@@ -323,6 +332,17 @@ def grade(
             results.append(result)
             if progress is not None:
                 progress(result)
+    return _report(options, results, began, interrupted=interrupted)
+
+
+def _report(
+    options: GradeOptions,
+    results: list[TestResult],
+    began: float,
+    *,
+    interrupted: bool,
+    error: str = "",
+) -> GradeReport:
     return GradeReport(
         lab=options.lab.slug,
         impl=str(options.impl or options.lab.solution),
@@ -334,4 +354,5 @@ def grade(
             "trio": trio.__version__,
         },
         interrupted=interrupted,
+        error=error,
     )

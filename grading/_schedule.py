@@ -652,21 +652,21 @@ class FaultSchedule:
         if self._started:
             await self._stopped.wait()  # an action in progress finishes first
         cluster = self.cluster
-        done = []
+        logged = len(self.log)
         state = cluster.network.state
         if state != FaultState():
             cluster.network.replace_state(FaultState(), "final heal: no partitions, no faults")
-            done.append(f"healed the network (was: {state.describe()})")
+            self._record(f"final heal: healed the network (was: {state.describe()})")
         for name in cluster.names:
             if cluster.state(name) == "paused":
                 await cluster.resume(name)
-                done.append(f"resumed {name}")
+                self._record(f"final heal: resumed {name}")
         for name in cluster.names:
             if cluster.state(name) == "crashed":
                 await cluster.restart(name)
-                done.append(f"restarted {name}")
-        for words in done or ["nothing to heal"]:
-            self._record(f"final heal: {words}")
+                self._record(f"final heal: restarted {name}")
+        if len(self.log) == logged:
+            self._record("final heal: nothing to heal")
 
     def describe_log(self) -> list[str]:
         """The log as lines for a failure message: ``"t=1.500 crashed n2 (a random worker)"``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -420,3 +421,57 @@ def test_plans_and_actions_are_checked_when_built() -> None:
 def test_the_modules_docstring_examples_run() -> None:
     results = doctest.testmod(grading._schedule)
     assert results.attempted > 0 and results.failed == 0
+
+
+class SlowCrash:
+    """A custom action that takes a while (like a restart of a node process) before it crashes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def apply(self, cluster: Cluster, rng: random.Random) -> str:
+        await trio.sleep(0.5)
+        await cluster.crash(self.name)
+        return f"crashed {self.name}, slowly"
+
+
+def test_an_action_in_progress_finishes_before_the_final_heal() -> None:
+    async def body(cluster: Cluster) -> None:
+        schedule = FaultSchedule(cluster, seed=1)
+        schedule.at(1.0, SlowCrash("n1"))
+        async with schedule.running():
+            await trio.sleep(1.2)
+            await schedule.final_heal()  # the crash lands at 1.5, then the heal restarts n1
+        assert events(cluster, "crash") == [(1.5, "n1")]
+        assert events(cluster, "restart") == [(1.5, "n1")]
+        assert cluster.state("n1") == "up"
+        assert schedule.log == [
+            (1.5, "crashed n1, slowly"),
+            (1.5, "final heal: restarted n1"),
+        ]
+
+    run(ECHOES, body)
+
+
+class Partitioner:
+    """A custom action: anything with ``async apply(cluster, rng) -> str`` fits a schedule."""
+
+    async def apply(self, cluster: Cluster, rng: random.Random) -> str:
+        loner = rng.choice(cluster.names)
+        cluster.network.isolate(loner)
+        return f"isolated {loner} (custom)"
+
+
+async def test_a_live_cluster_follows_the_schedule_in_real_time() -> None:
+    async with open_cluster(ECHOES, seed=1, placement="inprocess") as cluster:
+        schedule = FaultSchedule(cluster, seed=1)
+        start = cluster.now()
+        schedule.at(start + 0.05, pause("n1", seconds=0.05)).at(start + 0.07, Partitioner())
+        async with schedule.running():
+            await trio.sleep(0.5)  # a wide margin: this one runs in real time
+        await schedule.final_heal()
+    when = {words.split()[0]: t - start for t, words in schedule.log}
+    assert sorted(when) == ["final", "isolated", "paused", "resumed"]
+    assert 0.05 <= when["paused"] <= when["isolated"] < 0.5
+    assert when["paused"] + 0.05 <= when["resumed"] < 0.5  # before or after the isolate
+    assert cluster.trace.of_kind("fault")[-1]["faults"]["cuts"] == []

@@ -1,0 +1,200 @@
+"""The grader, graded: full marks for the reference, lost points for every mutant, and a clear
+verdict (and a results file) for implementations that hang, crash, flood or hog memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from distlab._labs import Lab, list_labs
+from grading import GradeOptions, grade
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPLS = Path(__file__).resolve().parent / "impls"
+LABS = list_labs()
+MUTANTS = [(lab, mutant, target) for lab in LABS for mutant, target in lab.mutants.items()]
+
+
+def lab_zero() -> Lab:
+    return next(lab for lab in LABS if lab.number == 0)
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
+def test_the_reference_solution_gets_full_marks_across_many_seeds(lab: Lab, tmp_path: Path) -> None:
+    report = grade(GradeOptions(lab=lab, seeds=40, parallel=2, trace_dir=tmp_path))
+    failures = [f"{t.name}: {t.message}" for t in report.tests if not t.passed]
+    assert failures == []
+    assert report.full_marks and report.score == report.max_score > 0
+    assert all(len(t.seeds) == 40 for t in report.tests)
+
+
+@pytest.mark.parametrize(
+    ("lab", "mutant", "target"), MUTANTS, ids=[f"{lab.slug}/{m.stem}" for lab, m, _ in MUTANTS]
+)
+def test_every_mutant_loses_the_points_of_the_test_aimed_at_it(
+    lab: Lab, mutant: Path, target: str, tmp_path: Path
+) -> None:
+    report = grade(GradeOptions(lab=lab, impl=mutant, parallel=2, trace_dir=tmp_path))
+    [aimed] = [t for t in report.tests if t.name == target]
+    assert aimed.outcome == "failed", f"{mutant.name} passed {target}"
+    assert aimed.score == 0 and report.score < report.max_score
+    failure = aimed.first_failure
+    assert failure is not None and failure.message
+    assert failure.replay == (
+        f"distlab grade {lab.number} --test {target} --seed {failure.seed} --impl {mutant}"
+    )
+    assert failure.trace is not None and Path(failure.trace).is_file()
+
+
+def test_every_lab_has_at_least_two_mutants() -> None:
+    for lab in LABS:
+        assert len(lab.mutants) >= 2, f"{lab.slug} has {len(lab.mutants)} mutants"
+
+
+@pytest.mark.parametrize(
+    ("impl", "outcome", "message"),
+    [
+        ("loops_forever", "timeout", "did not finish within the test's 3 s budget"),
+        ("floods", "timeout", "did not finish within the test's 3 s budget"),
+        ("raises_on_import", "error", "raises_on_import.py failed to import: line 6: KeyError"),
+        ("hogs_memory", "memory", "memory limit: node server ran out of memory"),
+    ],
+)
+def test_misbehaving_implementations_get_a_clear_verdict_in_time(
+    impl: str, outcome: str, message: str, tmp_path: Path
+) -> None:
+    report = grade(
+        GradeOptions(
+            lab=lab_zero(),
+            impl=IMPLS / f"{impl}.py",
+            tests=("test_all_pongs_arrive",),
+            seeds=2,
+            time_limit=3,
+            memory_mb=500,
+            trace_dir=tmp_path,
+        )
+    )
+    [test] = report.tests
+    assert test.outcome == outcome
+    assert message in test.message
+    assert test.score == 0
+    assert report.seconds < 15  # the budget held: nobody waited for the loop to end
+
+
+def distlab(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "distlab", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "160"},
+        check=False,
+    )
+
+
+def test_distlab_grade_zero_prints_full_marks_last(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = distlab(
+        "grade", "0", "--format", "json", "--output", str(out), "--traces", str(tmp_path / "traces")
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "Points 11/11"
+    data = json.loads(out.read_text())
+    assert data["score"] == data["max_score"] == 11
+
+
+def test_a_failing_grade_names_the_check_the_seed_the_trace_and_the_replay(
+    tmp_path: Path,
+) -> None:
+    mutant = ROOT / "labs/00-ping/mutants/forgets_progress.py"
+    result = distlab("grade", "0", "--impl", str(mutant), "--traces", str(tmp_path))
+    assert result.returncode == 1
+    text = " ".join(result.stdout.split())
+    assert "test_progress_survives_a_client_crash" in text
+    assert "it forgot its progress" in text
+    assert (
+        f"distlab grade 0 --test test_progress_survives_a_client_crash --seed 1 "
+        f"--impl {mutant}" in text
+    )
+    assert result.stdout.strip().splitlines()[-1] == "Points 8/11"
+    # The replay command runs exactly that seed of that test again, and fails the same way.
+    replay = distlab(
+        "grade",
+        "0",
+        "--test",
+        "test_progress_survives_a_client_crash",
+        "--seed",
+        "1",
+        "--impl",
+        str(mutant),
+        "--traces",
+        str(tmp_path),
+    )
+    assert replay.returncode == 1
+    assert "it forgot its progress" in " ".join(replay.stdout.split())
+    assert replay.stdout.strip().splitlines()[-1] == "Points 0/3"
+
+
+def test_results_are_written_when_the_implementation_cannot_load(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = distlab(
+        "grade",
+        "0",
+        "--impl",
+        str(IMPLS / "raises_on_import.py"),
+        "--format",
+        "gradescope",
+        "--output",
+        str(out),
+    )
+    assert result.returncode == 1
+    data = json.loads(out.read_text())
+    assert data["score"] == 0
+    assert all("failed to import" in t["output"] for t in data["tests"])
+
+
+def test_results_are_written_when_the_grader_is_interrupted(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distlab",
+            "grade",
+            "0",
+            "--impl",
+            str(IMPLS / "floods.py"),
+            "--time-limit",
+            "60",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("distlab grade 00-ping")  # grading has begun
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130
+    data = json.loads(out.read_text())
+    assert data["interrupted"] is True
+    assert data["score"] == 0
+    assert {t["outcome"] for t in data["tests"]} <= {"not_run"}
+
+
+def test_unknown_tests_and_bad_options_are_clear_errors() -> None:
+    result = distlab("grade", "0", "--test", "test_nope")
+    assert result.returncode == 2
+    assert "no graded test named test_nope in lab 00-ping" in result.stderr
+    assert distlab("grade", "0", "--seeds", "0").returncode == 2
