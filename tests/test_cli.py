@@ -33,7 +33,7 @@ def test_version_and_help_document_every_command() -> None:
     assert version.returncode == 0
     assert version.stdout.startswith("distlab ")
     help_text = distlab("--help").stdout
-    for command in ("list", "run"):
+    for command in ("list", "run", "replay", "grade"):
         assert command in help_text
     run_help = distlab("run", "--help").stdout
     for flag in (
