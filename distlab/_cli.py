@@ -546,40 +546,54 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
 
 
 def _grade(args: argparse.Namespace, console: Console) -> int:
-    from grading import GradeOptions, grade
+    from grading import GradeOptions, GradeReport, grade
     from grading._reports import print_report, write_report
 
-    for flag, value, low in (
-        ("--seeds", args.seeds, 1),
-        ("--parallel", args.parallel, 1),
-        ("--memory-limit", args.memory_limit, 64),
-    ):
-        if value is not None and value < low:
-            raise DistlabError(f"{flag} must be at least {low}, got {value}")
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise DistlabError(f"--time-limit must be seconds > 0, got {args.time_limit}")
-    lab = find_lab(args.lab)
-    options = GradeOptions(
-        lab=lab,
-        impl=args.impl,
-        tests=tuple(args.test or ()),
-        seeds=args.seeds,
-        seed=args.seed,
-        parallel=args.parallel,
-        time_limit=args.time_limit,
-        memory_mb=args.memory_limit,
-        trace_dir=args.traces / lab.slug,
-    )
-    console.print(f"[bold]distlab grade {lab.slug}[/]: {args.impl or lab.solution}", soft_wrap=True)
-    report = grade(
-        options,
-        progress=lambda t: console.print(
-            f"  {t.name}: {t.outcome.replace('_', ' ')}", soft_wrap=True
-        ),
-    )
+    try:
+        for flag, value, low in (
+            ("--seeds", args.seeds, 1),
+            ("--parallel", args.parallel, 1),
+            ("--memory-limit", args.memory_limit, 64),
+        ):
+            if value is not None and value < low:
+                raise DistlabError(f"{flag} must be at least {low}, got {value}")
+        if args.time_limit is not None and not args.time_limit > 0:
+            raise DistlabError(f"--time-limit must be seconds > 0, got {args.time_limit}")
+        lab = find_lab(args.lab)
+        options = GradeOptions(
+            lab=lab,
+            impl=args.impl,
+            tests=tuple(args.test or ()),
+            seeds=args.seeds,
+            seed=args.seed,
+            parallel=args.parallel,
+            time_limit=args.time_limit,
+            memory_mb=args.memory_limit,
+            trace_dir=args.traces / lab.slug,
+        )
+        console.print(
+            f"[bold]distlab grade {lab.slug}[/]: {args.impl or lab.solution}", soft_wrap=True
+        )
+        report = grade(
+            options,
+            progress=lambda t: console.print(
+                f"  {t.name}: {t.outcome.replace('_', ' ')}", soft_wrap=True
+            ),
+        )
+    except DistlabError as exc:
+        if args.output:  # fail closed: CI reads a results file that says why, not nothing
+            failed = GradeReport(
+                lab=args.lab,
+                impl=str(args.impl or ""),
+                tests=[],
+                seconds=0.0,
+                versions={"distlab": __version__},
+                error=str(exc),
+            )
+            write_report(failed, args.format, args.output)
+        raise
     if args.output:
         write_report(report, args.format, args.output)
-    if args.output:
         console.print(f"results ({args.format}): {args.output}")
     print_report(report, console)  # the table, each failure in words, and last "Points X/Y"
     if report.interrupted:

@@ -23,7 +23,14 @@ from typing import Any, Literal, TypeAlias
 
 import trio
 
-from distlab import ClusterSpec, ImplementationError, Message, Node, RPCTimeoutError
+from distlab import (
+    ClusterSpec,
+    DistlabError,
+    ImplementationError,
+    Message,
+    Node,
+    RPCTimeoutError,
+)
 from distlab._cluster import Cluster, Placement, open_cluster
 from distlab._faults import FaultState
 from distlab._labs import Lab, load_lab
@@ -138,7 +145,19 @@ class LabRun:
     async def client(self, cluster: Cluster, name: str = "client-1") -> Client:
         """Add a client node to the cluster and return a Client that drives it."""
         await cluster.spawn(name, role="harness-client", node_class=_ClientNode)
+        for _ in range(100):  # the node object is created by its own task, a tick later
+            if cluster.state(name) == "up" and _has_object(cluster, name):
+                break
+            await trio.sleep(0)
         return Client(cluster, name, self.history)
+
+
+def _has_object(cluster: Cluster, name: str) -> bool:
+    try:
+        cluster.node_object(name)
+    except DistlabError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -193,8 +193,14 @@ def test_results_are_written_when_the_grader_is_interrupted(tmp_path: Path) -> N
     assert {t["outcome"] for t in data["tests"]} <= {"not_run"}
 
 
-def test_unknown_tests_and_bad_options_are_clear_errors() -> None:
-    result = distlab("grade", "0", "--test", "test_nope")
+def test_unknown_tests_and_bad_options_are_clear_errors(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = distlab(
+        "grade", "0", "--test", "test_nope", "--format", "gradescope", "--output", str(out)
+    )
     assert result.returncode == 2
     assert "no graded test named test_nope in lab 00-ping" in result.stderr
+    data = json.loads(out.read_text())  # even then, CI gets a results file saying why
+    assert data["score"] == 0
+    assert "no graded test named test_nope" in data["output"]
     assert distlab("grade", "0", "--seeds", "0").returncode == 2

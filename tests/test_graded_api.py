@@ -1,0 +1,64 @@
+"""The pieces graded tests are written with: LabRun, its clients and their histories."""
+
+from __future__ import annotations
+
+import trio
+
+from distlab import run_simulated
+from distlab._labs import find_lab
+from grading import CheckFailed, LabRun, latency_percentile, messages_per_operation
+
+
+def lab_run(seed: int = 1) -> LabRun:
+    return LabRun(lab=find_lab("0"), impl=None, seed=seed, runtime="sim", trace_path=None)
+
+
+def test_a_client_records_invokes_and_their_completions() -> None:
+    run = lab_run()
+
+    async def body() -> None:
+        async with run.cluster(delay=0.01) as cluster:
+            client = await run.client(cluster)
+            reply = await client.call("server", {"type": "ping", "seq": 1}, timeout=1)
+            assert reply is not None and reply.body["seq"] == 1
+            cluster.network.isolate("server")
+            assert await client.call("server", {"type": "ping", "seq": 2}, timeout=0.5) is None
+            cluster.network.heal()
+            await client.call("server", {"type": "ping", "seq": 3}, timeout=1)
+            assert latency_percentile(run.history, percentile=100, at_most=0.05) >= 0.02
+            messages_per_operation(cluster.trace.events, run.history, at_most=100)
+
+    run_simulated(body, seed=1)
+    kinds = [(op.kind, op.f, op.op_id) for op in run.history.ops]
+    assert kinds == [
+        ("invoke", "ping", 1),
+        ("ok", "ping", 1),
+        ("invoke", "ping", 2),
+        ("timeout", "ping", 2),
+        ("invoke", "ping", 3),
+        ("ok", "ping", 3),
+    ]
+    [(_, timed_out)] = [(i, c) for i, c in run.history.completions() if i.op_id == 2]
+    assert timed_out is not None and timed_out.t - run.history.invocation(2).t == 0.5
+
+
+def test_the_same_seed_gives_a_test_body_the_same_run() -> None:
+    def one(seed: int) -> list[str]:
+        run = lab_run(seed)
+
+        async def body() -> None:
+            async with run.cluster(drop=0.4) as cluster:
+                with trio.move_on_after(5):
+                    await cluster.wait_for_status("client", lambda s: s.get("done") is True)
+
+        run_simulated(body, seed=seed)
+        return [e.to_json() for e in run.clusters[0].trace.events]
+
+    assert one(3) == one(3)
+    assert one(3) != one(4)
+
+
+def test_a_check_failure_is_an_assertion_with_the_words_given() -> None:
+    failure = CheckFailed("the client got 3 of 5 pongs")
+    assert isinstance(failure, AssertionError)
+    assert str(failure) == "the client got 3 of 5 pongs"
