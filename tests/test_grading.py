@@ -153,6 +153,8 @@ def test_results_are_written_when_the_implementation_cannot_load(tmp_path: Path)
         "gradescope",
         "--output",
         str(out),
+        "--traces",
+        str(tmp_path / "traces"),
     )
     assert result.returncode == 1
     data = json.loads(out.read_text())
