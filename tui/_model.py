@@ -163,10 +163,10 @@ class ClusterModel:
                 while self._send_times and self._send_times[0] < event.t - RATE_WINDOW:
                     self._send_times.popleft()
             return
-        line = self._in_flight.pop(key) if key in self._in_flight else None
         if kind == DELIVER:
             self._node(event["dest"]).received += 1
-        if line is not None:
-            line.fate = {DELIVER: "delivered", DROP: "dropped", LOST: "lost"}[kind]
-            line.t_fate = event.t
-            line.reason = str(event.get("reason", ""))
+        flying = self._in_flight.pop(key) if key in self._in_flight else None
+        if flying is not None:
+            flying.fate = {DELIVER: "delivered", DROP: "dropped", LOST: "lost"}[kind]
+            flying.t_fate = event.t
+            flying.reason = str(event.get("reason", ""))
