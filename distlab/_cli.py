@@ -195,6 +195,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="where failing seeds' traces are kept (default grading-traces/)",
     )
 
+    lab = commands.add_parser(
+        "lab",
+        help="open the TUI: watch a lab's cluster live and break it with a key",
+        description="Open the terminal UI on a lab's cluster running your code: nodes, "
+        "messages as they flow, the network; crash, restart, pause and isolate nodes with a "
+        "key. Press ? in the app for every key.",
+    )
+    lab.add_argument("lab", metavar="LAB", help="lab number or slug, e.g. 0 or 00-ping")
+    lab.add_argument(
+        "--impl",
+        type=Path,
+        metavar="PATH",
+        help="Python file defining the lab's node classes (default: the lab's solution)",
+    )
+    lab_where = lab.add_mutually_exclusive_group()
+    lab_where.add_argument(
+        "--processes", action="store_true", help="run each node in its own OS process"
+    )
+    lab_where.add_argument(
+        "--sim",
+        action="store_true",
+        help="simulated network and clock (virtual time at wall speed)",
+    )
+    lab.add_argument("--seed", type=int, metavar="N", help="seed (default: random)")
+
     replay = commands.add_parser(
         "replay",
         help="print a recorded trace as a readable timeline",
@@ -218,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND",
         choices=EVENT_KINDS,
         help="only events of this kind (repeatable): " + ", ".join(EVENT_KINDS),
+    )
+    replay.add_argument(
+        "--tui", action="store_true", help="open the trace in the TUI, with a time scrubber"
     )
     replay.add_argument(
         "--from",
@@ -247,6 +275,8 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return _replay(args, console)
         if args.command == "grade":
             return _grade(args, console)
+        if args.command == "lab":
+            return _lab(args)
         if args.sim:
             _fix_hash_seed(argv)
         return _run(args, console)
@@ -518,6 +548,11 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
             f"{args.trace}: no such trace file (write one with "
             "distlab run LAB --sim --seed N --trace FILE)"
         )
+    if args.tui:
+        from tui.replay import run_replay_app
+
+        run_replay_app(args.trace)
+        return EXIT_OK
     shown = total = 0
     try:
         for event in read_trace(args.trace):
@@ -599,3 +634,17 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
     if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.full_marks else EXIT_FAILED
+
+
+# -- distlab lab ------------------------------------------------------------------------------
+
+
+def _lab(args: argparse.Namespace) -> int:
+    lab = find_lab(args.lab)
+    lab.cluster_spec(args.impl)  # import errors now, in one line, not inside the TUI
+    placement: Placement = "sim" if args.sim else "processes" if args.processes else "inprocess"
+    from tui.app import run_lab_app
+
+    seed = args.seed if args.seed is not None else random_seed()
+    run_lab_app(lab, impl=args.impl, placement=placement, seed=seed)
+    return EXIT_OK

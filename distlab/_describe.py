@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._trace import (
+    CHECK_FAILED,
     CRASH,
     DELIVER,
     DROP,
@@ -110,6 +111,8 @@ def describe(event: TraceEvent) -> Text:
         line = f"[bold]run starts: seed {e['seed']}, {e['placement']}, {escape(e['summary'])}[/]"
     elif k == RUN_END:
         line = f"[bold]run ends: {escape(e['reason'])}[/]"
+    elif k == CHECK_FAILED:
+        line = f"[bold red]CHECK FAILED[/] {escape(e['test'])}: {escape(e['message'])}"
     else:
         line = escape(f"{k} {dict(e.fields)}")
     return Text.from_markup(head + line)

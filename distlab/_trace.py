@@ -33,6 +33,8 @@ START, RESTART, SPAWN, CRASH, PAUSE, RESUME = (
 #: What nodes publish, and everything else.
 TIMER, STATUS, LOG, FAULT, FRAME_ERROR = "timer", "status", "log", "fault", "frame_error"
 RUN_START, RUN_END = "run_start", "run_end"
+#: Appended by the grader to a failing seed's trace: what its check found.
+CHECK_FAILED = "check_failed"
 
 EVENT_KINDS = (
     RUN_START,
@@ -53,6 +55,7 @@ EVENT_KINDS = (
     FAULT,
     FRAME_ERROR,
     RUN_END,
+    CHECK_FAILED,
 )
 
 

@@ -36,7 +36,7 @@ from distlab._faults import FaultState
 from distlab._labs import Lab, load_lab
 from distlab._seeds import derived_rng
 from distlab._sim import run_simulated
-from distlab._trace import CRASH
+from distlab._trace import CHECK_FAILED, CRASH, TraceEvent, read_trace
 
 from ._history import History
 from ._results import CheckFailed, SeedResult, Visibility
@@ -209,7 +209,10 @@ class GradedTest:
             if trace is not None:
                 trace.unlink(missing_ok=True)
             return SeedResult(seed, "passed", "", seconds, events)
-        kept = str(trace) if trace is not None and trace.exists() else None
+        kept = None
+        if trace is not None and trace.exists():
+            _append_verdict(trace, self.name, message)
+            kept = str(trace)
         return SeedResult(seed, outcome, message, seconds, events, kept)  # type: ignore[arg-type]
 
     def check_all_seeds(self) -> None:
@@ -227,6 +230,15 @@ class GradedTest:
             raise CheckFailed(
                 f"{len(failures)} of {seeds} seeds failed:\n" + "\n".join(failures[:5])
             )
+
+
+def _append_verdict(trace: Path, test: str, message: str) -> None:
+    """End a failing seed's trace with what the check found, for replay to jump to."""
+    events = list(read_trace(trace))
+    seq, t = (events[-1].seq, events[-1].t) if events else (0, 0.0)
+    verdict = TraceEvent(seq + 1, t, CHECK_FAILED, {"test": test, "message": message})
+    with trace.open("a", encoding="utf-8") as f:
+        f.write(verdict.to_json() + "\n")
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from distlab import read_trace
 from distlab._labs import Lab, list_labs
 from grading import GradeOptions, grade
 
@@ -50,6 +51,8 @@ def test_every_mutant_loses_the_points_of_the_test_aimed_at_it(
         f"distlab grade {lab.number} --test {target} --seed {failure.seed} --impl {mutant}"
     )
     assert failure.trace is not None and Path(failure.trace).is_file()
+    last = list(read_trace(Path(failure.trace)))[-1]  # the trace ends with the verdict
+    assert last.kind == "check_failed" and last["test"] == target
 
 
 def test_every_lab_has_at_least_two_mutants() -> None:

@@ -1,0 +1,82 @@
+"""The TUI's model: what the screen shows, folded from trace events (no terminal needed)."""
+
+from __future__ import annotations
+
+import trio
+from nodes import Echo, Pinger
+
+from distlab import ClusterSpec, NodeSpec, open_cluster, run_simulated
+from distlab._trace import TraceEvent
+from tui._model import ClusterModel
+
+
+def traced_run() -> list[TraceEvent]:
+    spec = ClusterSpec(
+        (
+            NodeSpec("echo", "echo", Echo),
+            NodeSpec("other", "echo", Echo),
+            NodeSpec("pinger", "pinger", Pinger),
+        )
+    )
+
+    async def main() -> list[TraceEvent]:
+        async with open_cluster(spec, seed=4, placement="sim") as cluster:
+            cluster.network.set_faults(drop=0.2, duplicate=0.2)
+            await trio.sleep(0.5)
+            cluster.network.isolate("echo")
+            await trio.sleep(0.2)
+            await cluster.pause("pinger")
+            await trio.sleep(0.1)
+            await cluster.resume("pinger")
+            await cluster.crash("echo")
+            await trio.sleep(0.1)
+        return cluster.trace.events
+
+    return run_simulated(main, seed=4)
+
+
+def test_the_model_follows_nodes_messages_and_faults() -> None:
+    events = traced_run()
+    model = ClusterModel()
+    for event in events:
+        model.apply(event)
+        if event.kind == "pause":
+            assert model.nodes["pinger"].state == "paused"
+        if event.kind == "fault" and "isolated" in event["change"]:
+            assert model.shown_state("echo") == "cut off"
+            assert model.shown_state("pinger") == "up"
+    assert model.names == ["echo", "other", "pinger"]
+    assert model.seed == 4 and model.placement == "sim"
+    echo, pinger = model.nodes["echo"], model.nodes["pinger"]
+    assert echo.state == "stopped" or echo.state == "crashed"
+    assert echo.crashes == 1 and "on purpose" in echo.last_crash
+    sends = [e for e in events if e.kind == "send"]
+    assert pinger.sent == sum(e["src"] == "pinger" for e in sends)
+    assert echo.received == sum(e.kind == "deliver" and e["dest"] == "echo" for e in events)
+    assert pinger.status["pongs"] > 0
+    for kind in ("send", "deliver", "drop", "lost", "duplicate"):
+        assert model.totals[kind] == sum(e.kind == kind for e in events)
+    fates = {line.fate for line in model.messages}
+    assert {"delivered", "dropped"} <= fates
+    assert any(line.copy == 1 for line in model.messages)
+    assert model.faults.describe().startswith("drop 0.2, duplicate 0.2")
+    assert model.now == events[-1].t and model.last_seq == events[-1].seq
+
+
+def test_messages_per_second_counts_the_last_second_of_sends() -> None:
+    model = ClusterModel()
+    for i in range(30):
+        model.apply(
+            TraceEvent(
+                i + 1,
+                i * 0.1,
+                "send",
+                {
+                    "src": "a",
+                    "dest": "b",
+                    "mid": f"a/1/{i}",
+                    "body": {"type": "x"},
+                },
+            )
+        )
+    assert model.messages_per_second() in (10, 11)  # the sends of the last second
