@@ -33,16 +33,27 @@ class PingClient(Node):
 
     async def ping_all(self) -> None:
         wanted: int = self.config["pings"]
-        timeout: float = self.config["timeout"]
-        pongs: int = self.storage.get("pongs", 0)
+        pongs = self.load_progress()
         self.status(pongs=pongs, done=pongs >= wanted)
-        while pongs < wanted:
-            seq = pongs + 1
+        for seq in range(pongs + 1, wanted + 1):
+            await self.ping_until_pong(seq)
+            self.save_progress(seq)
+            self.status(pongs=seq, done=seq >= wanted)
+
+    async def ping_until_pong(self, seq: int) -> None:
+        """Ping ``seq`` again and again until its pong arrives: silence may mean either was lost."""
+        timeout: float = self.config["timeout"]
+        while True:
             try:
                 await self.rpc("server", {"type": "ping", "seq": seq}, timeout=timeout)
+                return
             except RPCTimeoutError:
                 self.log.info(f"no pong for ping {seq} within {timeout} s; retrying")
-                continue
-            pongs = seq
-            self.storage.put("pongs", pongs)
-            self.status(pongs=pongs, done=pongs >= wanted)
+
+    def load_progress(self) -> int:
+        """How many pongs we had before the last crash (0 on the first start)."""
+        pongs: int = self.storage.get("pongs", 0)
+        return pongs
+
+    def save_progress(self, pongs: int) -> None:
+        self.storage.put("pongs", pongs)

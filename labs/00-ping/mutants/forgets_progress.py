@@ -1,45 +1,20 @@
-"""Mutant: the client keeps its progress in memory only, so a restart starts over.
+"""Mutant: the client keeps its progress in memory only, so a restart starts over at ping 1.
 
-Aimed at test_progress_survives_a_client_crash."""
+Aimed at test_progress_survives_a_client_crash.
+"""
 
-from distlab import Message, Node, RPCTimeoutError, handler
+from pathlib import Path
 
+from distlab._loading import load_module
 
-class PingServer(Node):
-    """Answers every ``ping`` with a ``pong`` carrying the same ``seq``."""
+solution = load_module(Path(__file__).resolve().parent.parent / "solution.py")
 
-    async def on_start(self) -> None:
-        self.status(pings=0)
-        self.pings = 0
-
-    @handler("ping")
-    async def on_ping(self, msg: Message) -> None:
-        self.pings += 1
-        self.status(pings=self.pings)
-        self.reply(msg, {"type": "pong", "seq": msg.body["seq"]})
+PingServer = solution.PingServer
 
 
-class PingClient(Node):
-    """Sends ``config["pings"]`` pings, one at a time, each retried until its pong comes back.
+class PingClient(solution.PingClient):
+    def load_progress(self) -> int:
+        return 0
 
-    Progress is kept in durable storage, so a client that crashes and restarts carries on from
-    the last pong it got instead of starting over.
-    """
-
-    async def on_start(self) -> None:
-        self.spawn(self.ping_all)
-
-    async def ping_all(self) -> None:
-        wanted: int = self.config["pings"]
-        timeout: float = self.config["timeout"]
-        pongs = 0
-        self.status(pongs=pongs, done=pongs >= wanted)
-        while pongs < wanted:
-            seq = pongs + 1
-            try:
-                await self.rpc("server", {"type": "ping", "seq": seq}, timeout=timeout)
-            except RPCTimeoutError:
-                self.log.info(f"no pong for ping {seq} within {timeout} s; retrying")
-                continue
-            pongs = seq
-            self.status(pongs=pongs, done=pongs >= wanted)
+    def save_progress(self, pongs: int) -> None:
+        self.progress = pongs  # an attribute: gone with the crash

@@ -35,6 +35,20 @@ def ping_seqs(cluster: Cluster, *, incarnation: int) -> list[int]:
     ]
 
 
+def seqs_ponged(cluster: Cluster) -> set[int]:
+    """The seqs whose pong the client actually received (from the trace)."""
+    pong_seq = {
+        e["mid"]: e["body"]["seq"]
+        for e in cluster.trace.of_kind("send")
+        if e["body"]["type"] == "pong"
+    }
+    return {
+        pong_seq[e["mid"]]
+        for e in cluster.trace.of_kind("deliver")
+        if e["dest"] == "client" and e["mid"] in pong_seq
+    }
+
+
 @graded(points=2, seeds=5, budget=30)
 async def test_all_pongs_arrive(run: LabRun) -> None:
     """On a healthy network, the client collects every pong."""
@@ -49,6 +63,12 @@ async def test_lost_pings_are_retried(run: LabRun) -> None:
     async with run.cluster(drop=0.3, delay=0.005, jitter=0.004) as cluster:
         await wait_until_done(cluster, 60)
         no_crashes(cluster.trace.events)
+        missing = set(range(1, cluster.config["pings"] + 1)) - seqs_ponged(cluster)
+        if missing:
+            raise CheckFailed(
+                f"the client reported done, but never received a pong for ping(s) "
+                f"{sorted(missing)}: a ping that gets no answer must be sent again"
+            )
 
 
 @graded(points=3, seeds=10, budget=60)
