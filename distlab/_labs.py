@@ -11,6 +11,7 @@ A lab's spec is small and machine-readable::
     role = "server"
     class = "PingServer"
     count = 1                         # count > 1 names nodes server-1, server-2, ...
+    # file = "client.py"              # a node the lab provides (not the student's)
 
     [config]                          # parameters the nodes read as self.config[...]
     pings = 5
@@ -59,6 +60,8 @@ class RoleSpec:
     role: str
     class_name: str
     count: int
+    #: a lab-provided node (e.g. a client that drives the demo), not the student's: its file
+    provided_by: Path | None = None
 
     def node_names(self) -> list[str]:
         if self.count == 1:
@@ -85,7 +88,7 @@ class Lab:
         path = impl or self.solution
         nodes = []
         for role in self.roles:
-            node_class = load_node_class(path, role.class_name)
+            node_class = load_node_class(role.provided_by or path, role.class_name)
             nodes += [NodeSpec(name, role.role, node_class) for name in role.node_names()]
         return ClusterSpec(tuple(nodes), dict(self.config))
 
@@ -129,8 +132,16 @@ def load_lab(path: Path) -> Lab:
         count = role.get("count", 1)
         if not (isinstance(count, int) and count >= 1):
             raise ConfigError(f"{where}: 'count' must be a whole number >= 1, got {count!r}")
+        provided = role.get("file")
+        if provided is not None and not (path / str(provided)).is_file():
+            raise ConfigError(f"{where}: 'file' names {path / str(provided)}, which does not exist")
         roles.append(
-            RoleSpec(_field(role, "role", str, where), _field(role, "class", str, where), count)
+            RoleSpec(
+                _field(role, "role", str, where),
+                _field(role, "class", str, where),
+                count,
+                provided_by=path / provided if provided is not None else None,
+            )
         )
     if not roles:
         raise ConfigError(f"{spec_path}: no [[nodes]] tables: a lab needs at least one role")
