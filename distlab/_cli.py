@@ -220,6 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lab.add_argument("--seed", type=int, metavar="N", help="seed (default: random)")
 
+    handout = commands.add_parser(
+        "handout",
+        help="the student version of a lab's solution: marked blocks stubbed",
+        description="Print (or write) the lab's solution with every '# SOLUTION: task' ... "
+        "'# END SOLUTION' block replaced by a TODO and a NotImplementedError. With --check, "
+        "also prove the handout imports, runs, and scores zero without breaking the grader.",
+    )
+    handout.add_argument("lab", metavar="LAB", help="lab number or slug")
+    handout.add_argument(
+        "--output", type=Path, metavar="FILE", help="write the handout to FILE (default: print it)"
+    )
+    handout.add_argument(
+        "--check", action="store_true", help="grade the handout: it must import and score 0 cleanly"
+    )
+
     replay = commands.add_parser(
         "replay",
         help="print a recorded trace as a readable timeline",
@@ -277,6 +292,8 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return _grade(args, console)
         if args.command == "lab":
             return _lab(args)
+        if args.command == "handout":
+            return _handout(args, console)
         if args.sim:
             _fix_hash_seed(argv)
         return _run(args, console)
@@ -648,3 +665,48 @@ def _lab(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random_seed()
     run_lab_app(lab, impl=args.impl, placement=placement, seed=seed)
     return EXIT_OK
+
+
+# -- distlab handout --------------------------------------------------------------------------
+
+
+def _handout(args: argparse.Namespace, console: Console) -> int:
+    import tempfile
+
+    from ._handout import count_blocks, stub_solution
+
+    lab = find_lab(args.lab)
+    source = lab.solution.read_text(encoding="utf-8")
+    if count_blocks(source) == 0:
+        raise DistlabError(f"{lab.solution} has no '# SOLUTION: task' blocks to stub")
+    handout = stub_solution(source, name=str(lab.solution))
+    if args.output:
+        args.output.write_text(handout, encoding="utf-8")
+        console.print(f"wrote {args.output} ({count_blocks(source)} stubbed blocks)")
+    elif not args.check:
+        print(handout, end="")
+    if not args.check:
+        return EXIT_OK
+    from grading import GradeOptions, grade
+
+    with tempfile.TemporaryDirectory(prefix="distlab-handout-") as tmp:
+        stubbed = Path(tmp) / lab.solution.name
+        stubbed.write_text(handout, encoding="utf-8")
+        lab.cluster_spec(stubbed)  # it imports, and defines every node class
+        report = grade(
+            GradeOptions(lab=lab, impl=stubbed, seed=1, parallel=2, trace_dir=Path(tmp) / "traces")
+        )
+    broken = [t for t in report.tests if t.outcome not in ("failed",)]
+    for test in report.tests:
+        console.print(f"  {test.name}: {test.outcome} ({test.score:g}/{test.points:g})")
+    if report.score == 0 and not broken:
+        console.print(
+            f"[bold green]PASS[/] the handout imports, runs, and every test fails "
+            f"cleanly: Points 0/{report.max_score:g}"
+        )
+        return EXIT_OK
+    console.print(
+        f"[bold red]FAIL[/] the handout scored {report.score:g}, or a test did not "
+        f"fail cleanly: {', '.join(f'{t.name} ({t.outcome})' for t in broken)}"
+    )
+    return EXIT_FAILED

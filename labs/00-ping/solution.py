@@ -16,9 +16,11 @@ class PingServer(Node):
 
     @handler("ping")
     async def on_ping(self, msg: Message) -> None:
+        # SOLUTION: count the ping (status pings=...), answer with a pong carrying its seq
         self.pings += 1
         self.status(pings=self.pings)
         self.reply(msg, {"type": "pong", "seq": msg.body["seq"]})
+        # END SOLUTION
 
 
 class PingClient(Node):
@@ -32,6 +34,7 @@ class PingClient(Node):
         self.spawn(self.ping_all)
 
     async def ping_all(self) -> None:
+        # SOLUTION: ping seqs 1..config['pings'] in turn, resuming; status pongs=, done=
         wanted: int = self.config["pings"]
         pongs = self.load_progress()
         self.status(pongs=pongs, done=pongs >= wanted)
@@ -39,9 +42,11 @@ class PingClient(Node):
             await self.ping_until_pong(seq)
             self.save_progress(seq)
             self.status(pongs=seq, done=seq >= wanted)
+        # END SOLUTION
 
     async def ping_until_pong(self, seq: int) -> None:
         """Ping ``seq`` again and again until its pong arrives: silence may mean either was lost."""
+        # SOLUTION: rpc a ping to the server; on RPCTimeoutError, try again
         timeout: float = self.config["timeout"]
         while True:
             try:
@@ -49,11 +54,16 @@ class PingClient(Node):
                 return
             except RPCTimeoutError:
                 self.log.info(f"no pong for ping {seq} within {timeout} s; retrying")
+        # END SOLUTION
 
     def load_progress(self) -> int:
         """How many pongs we had before the last crash (0 on the first start)."""
+        # SOLUTION: read your progress from durable storage (0 if there is none)
         pongs: int = self.storage.get("pongs", 0)
         return pongs
+        # END SOLUTION
 
     def save_progress(self, pongs: int) -> None:
+        # SOLUTION: keep your progress in durable storage
         self.storage.put("pongs", pongs)
+        # END SOLUTION

@@ -12,6 +12,18 @@ from distlab import Cluster
 from grading import CheckFailed, LabRun, faults, graded, no_crashes, within
 
 
+async def wait_for_pongs(cluster: Cluster, pongs: int, seconds: float) -> None:
+    """Wait until the client reports ``pongs`` pongs; fail, saying how far it got, if not soon."""
+    with trio.move_on_after(seconds):
+        await cluster.wait_for_status("client", lambda s: s.get("pongs", 0) >= pongs)
+        return
+    status = cluster.status_of("client")
+    raise CheckFailed(
+        f"the client had {status.get('pongs', 0)} pongs after {seconds:g} s, not the "
+        f"{pongs} expected (at t={cluster.now():.3f} s; client {cluster.state('client')})"
+    )
+
+
 async def wait_until_done(cluster: Cluster, seconds: float) -> None:
     """Wait until the client reports done; fail, saying how far it got, after ``seconds``."""
     with trio.move_on_after(seconds):
@@ -21,7 +33,7 @@ async def wait_until_done(cluster: Cluster, seconds: float) -> None:
     raise CheckFailed(
         f"the client was not done after {seconds:g} s: it reported "
         f"pongs={status.get('pongs', 0)} of {cluster.config['pings']} "
-        f"(at t={cluster.now():.3f} s)"
+        f"(at t={cluster.now():.3f} s; client {cluster.state('client')})"
     )
 
 
@@ -75,7 +87,7 @@ async def test_lost_pings_are_retried(run: LabRun) -> None:
 async def test_progress_survives_a_client_crash(run: LabRun) -> None:
     """A client that crashes and restarts carries on from its last pong, not from ping 1."""
     async with run.cluster(config={"pings": 8}, delay=0.01) as cluster:
-        await cluster.wait_for_status("client", lambda s: s.get("pongs", 0) >= 3)
+        await wait_for_pongs(cluster, 3, 10)
         await cluster.crash("client")
         done_before = max(ping_seqs(cluster, incarnation=1))
         await cluster.restart("client")
