@@ -224,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         "handout",
         help="the student version of a lab's solution: marked blocks stubbed",
         description="Print (or write) the lab's solution with every '# SOLUTION: task' ... "
-        "'# END SOLUTION' block replaced by a TODO and a NotImplementedError. With --check, "
-        "also prove the handout imports, runs, and scores zero without breaking the grader.",
+        "'# END SOLUTION' block replaced by a task comment and a NotImplementedError. With "
+        "--check, also prove the handout imports, runs, and scores zero without breaking the "
+        "grader.",
     )
     handout.add_argument("lab", metavar="LAB", help="lab number or slug")
     handout.add_argument(

@@ -7,11 +7,11 @@ In a solution file, the code students must write is marked::
         self.reply(msg, {"type": "pong", "seq": msg.body["seq"]})
         # END SOLUTION
 
-and the handout keeps the comment as a task and raises in its place::
+and the handout keeps the comment as the task and raises in its place::
 
     async def on_ping(self, msg: Message) -> None:
-        # TODO: answer with a pong carrying the ping's seq
-        raise NotImplementedError("write this: see the TODO above")
+        # YOUR TASK: answer with a pong carrying the ping's seq
+        raise NotImplementedError("write this: see YOUR TASK above")
 
 So the stubbed file still imports and runs; a node that reaches a stub crashes with that
 message in the trace, and the grader scores it zero without breaking.
@@ -28,7 +28,7 @@ _END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
 
 
 def stub_solution(source: str, *, name: str = "the solution") -> str:
-    """Replace every marked block with a TODO and a NotImplementedError."""
+    """Replace every marked block with a task comment and a NotImplementedError."""
     out: list[str] = []
     task: str | None = None
     begun_at = 0
@@ -36,8 +36,8 @@ def stub_solution(source: str, *, name: str = "the solution") -> str:
         begin, end = _BEGIN.match(line), _END.match(line)
         if task is None and begin:
             task, indent, begun_at = begin["task"], begin["indent"], number
-            out.append(f"{indent}# TODO: {task}\n")
-            out.append(f'{indent}raise NotImplementedError("write this: see the TODO above")\n')
+            out.append(f"{indent}# YOUR TASK: {task}\n")
+            out.append(f'{indent}raise NotImplementedError("write this: see YOUR TASK above")\n')
         elif task is not None and begin:
             raise ConfigError(
                 f"{name}, line {number}: a SOLUTION block inside another "

@@ -28,11 +28,11 @@ def lab_zero() -> Lab:
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
 def test_the_reference_solution_gets_full_marks_across_many_seeds(lab: Lab, tmp_path: Path) -> None:
-    report = grade(GradeOptions(lab=lab, seeds=40, parallel=2, trace_dir=tmp_path))
+    report = grade(GradeOptions(lab=lab, parallel=2, trace_dir=tmp_path))  # each test's seeds
     failures = [f"{t.name}: {t.message}" for t in report.tests if not t.passed]
     assert failures == []
     assert report.full_marks and report.score == report.max_score > 0
-    assert all(len(t.seeds) == 40 for t in report.tests)
+    assert sum(len(t.seeds) for t in report.tests) >= 20 * len(report.tests)
 
 
 @pytest.mark.parametrize(

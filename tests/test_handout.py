@@ -31,8 +31,8 @@ def test_a_marked_block_becomes_a_todo_that_raises() -> None:
     stubbed = stub_solution(source)
     assert stubbed == (
         "def f(x):\n"
-        "    # TODO: double x\n"
-        '    raise NotImplementedError("write this: see the TODO above")\n'
+        "    # YOUR TASK: double x\n"
+        '    raise NotImplementedError("write this: see YOUR TASK above")\n'
         "\n"
         "def g():\n"
         "    return 1\n"

@@ -61,7 +61,7 @@ def seqs_ponged(cluster: Cluster) -> set[int]:
     }
 
 
-@graded(points=2, seeds=5, budget=30)
+@graded(points=2, seeds=50, budget=60)
 async def test_all_pongs_arrive(run: LabRun) -> None:
     """On a healthy network, the client collects every pong."""
     async with run.cluster() as cluster:
@@ -69,7 +69,7 @@ async def test_all_pongs_arrive(run: LabRun) -> None:
         no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=20, budget=60)
+@graded(points=3, seeds=100, budget=120)
 async def test_lost_pings_are_retried(run: LabRun) -> None:
     """With 30% of messages lost, the client retries until it has every pong."""
     async with run.cluster(drop=0.3, delay=0.005, jitter=0.004) as cluster:
@@ -83,7 +83,7 @@ async def test_lost_pings_are_retried(run: LabRun) -> None:
             )
 
 
-@graded(points=3, seeds=10, budget=60)
+@graded(points=3, seeds=50, budget=60)
 async def test_progress_survives_a_client_crash(run: LabRun) -> None:
     """A client that crashes and restarts carries on from its last pong, not from ping 1."""
     async with run.cluster(config={"pings": 8}, delay=0.01) as cluster:
@@ -101,7 +101,7 @@ async def test_progress_survives_a_client_crash(run: LabRun) -> None:
             )
 
 
-@graded(points=2, seeds=10, budget=60)
+@graded(points=2, seeds=50, budget=60)
 async def test_the_client_waits_out_a_server_restart(run: LabRun) -> None:
     """The server is down for a second mid-run; the client keeps trying and then finishes."""
     async with run.cluster(config={"pings": 10}, delay=0.01) as cluster:
@@ -122,7 +122,7 @@ async def test_the_client_waits_out_a_server_restart(run: LabRun) -> None:
         )
 
 
-@graded(points=1, seeds=5, budget=30, visibility="hidden")
+@graded(points=1, seeds=20, budget=60, visibility="hidden")
 async def test_one_ping_per_pong_on_a_healthy_network(run: LabRun) -> None:
     """Without faults, the client sends exactly one ping per pong it needs: no spamming."""
     async with run.cluster() as cluster:
