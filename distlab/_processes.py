@@ -49,6 +49,7 @@ class _NodeProcess:
         self.killed = False
         self.stopping = False
         self.crash_reported = False
+        self.listening = True  # its command pipe is being written
         self.tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         self.output_done = trio.Event()
         self.commands_in, self.commands_out = trio.open_memory_channel[dict[str, Any]](float("inf"))
@@ -170,29 +171,42 @@ class ProcessDriver:
             )
 
     async def stop_all(self) -> None:
-        alive = [c for c in self._procs.values() if not c.dead.is_set()]
+        """Stop every node process: politely, then by force; never waits forever.
+
+        Why it waits on the processes themselves and not on the watcher tasks: when the run is
+        being cancelled from outside, those tasks are cancelled too and would never report.
+        """
+        alive = [c for c in self._procs.values() if c.proc.returncode is None]
         for child in alive:
             child.stopping = True
             child.signal(signal.SIGCONT)
             child.command({"cmd": "stop"})
         with trio.move_on_after(STOP_GRACE_SECONDS):
             for child in alive:
+                if child.listening:  # a child whose command pipe is gone cannot hear "stop"
+                    await child.proc.wait()
+        for child in alive:
+            if child.proc.returncode is None:
+                child.signal(signal.SIGKILL)
+                await child.proc.wait()
+        with trio.move_on_after(1.0):  # let the event readers drain what the children wrote
+            for child in alive:
                 await child.dead.wait()
         for child in alive:
-            if not child.dead.is_set():
-                child.signal(signal.SIGKILL)
-                await child.dead.wait()
             self._account_for_in_flight(child, "was stopped at the end of the run")
 
     # -- per-process tasks -------------------------------------------------------------------
 
     async def _write_commands(self, child: _NodeProcess, stream: trio.lowlevel.FdStream) -> None:
-        async with stream:
-            async for message in child.commands_out:
-                try:
-                    await stream.send_all(frame(encode_json(message, what="a command")))
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return
+        try:
+            async with stream:
+                async for message in child.commands_out:
+                    try:
+                        await stream.send_all(frame(encode_json(message, what="a command")))
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        return
+        finally:
+            child.listening = False
 
     async def _read_events(
         self, child: _NodeProcess, stream: trio.lowlevel.FdStream, done: trio.Event

@@ -80,3 +80,23 @@ def test_messages_per_second_counts_the_last_second_of_sends() -> None:
             )
         )
     assert model.messages_per_second() in (10, 11)  # the sends of the last second
+
+
+def test_the_rate_falls_when_the_cluster_goes_quiet() -> None:
+    model = ClusterModel()
+    model.apply(
+        TraceEvent(
+            1,
+            1.0,
+            "send",
+            {
+                "src": "a",
+                "dest": "b",
+                "mid": "a/1/1",
+                "body": {"type": "x"},
+            },
+        )
+    )
+    assert model.messages_per_second() == 1
+    model.advance(5.0)
+    assert model.messages_per_second() == 0 and model.now == 5.0

@@ -100,7 +100,17 @@ class ClusterModel:
         return node.state
 
     def messages_per_second(self) -> float:
+        """Sends in the last RATE_WINDOW seconds before ``now``."""
         return len(self._send_times) / RATE_WINDOW
+
+    def advance(self, now: float) -> None:
+        """Time passed without events (a quiet cluster): let the rate fall to what it is."""
+        self.now = max(self.now, now)
+        self._forget_sends_before(self.now - RATE_WINDOW)
+
+    def _forget_sends_before(self, t: float) -> None:
+        while self._send_times and self._send_times[0] < t:
+            self._send_times.popleft()
 
     # -- folding events -------------------------------------------------------------------
 
@@ -160,8 +170,7 @@ class ClusterModel:
             if kind == SEND:
                 self._node(event["src"]).sent += 1
                 self._send_times.append(event.t)
-                while self._send_times and self._send_times[0] < event.t - RATE_WINDOW:
-                    self._send_times.popleft()
+                self._forget_sends_before(event.t - RATE_WINDOW)
             return
         if kind == DELIVER:
             self._node(event["dest"]).received += 1

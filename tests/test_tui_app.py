@@ -1,0 +1,406 @@
+"""The live TUI (``distlab lab``): every key drives the real runtime, and the widgets draw a model.
+
+Pilot tests are sync functions that call ``asyncio.run``: pytest-trio's trio_mode would otherwise
+claim them (see the toolchain notes). Each waits on explicit conditions, bounded by a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import RichLog
+
+from distlab._cluster import Cluster, Placement
+from distlab._labs import find_lab
+from distlab._trace import TraceEvent
+from tui._model import ClusterModel
+from tui.app import GradedTestPicker, LabApp
+from tui.widgets import (
+    EventFilter,
+    EventLog,
+    HelpScreen,
+    NetworkPanel,
+    NodesTable,
+    SpaceTime,
+    draw_space_time,
+)
+from tui.widgets._network import network_table
+
+WAIT = 10.0  # seconds: a generous bound on things that normally take milliseconds
+SIZE = (100, 30)
+
+AppTest = Callable[[LabApp, Pilot[None]], Awaitable[None]]
+
+
+def run_app(test: AppTest, *, placement: Placement = "inprocess") -> LabApp:
+    """Run lab 0 in the app, wait until both nodes are up on the screen, then run ``test``."""
+
+    async def main() -> LabApp:
+        app = LabApp(find_lab("0"), impl=None, placement=placement, seed=1)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: shown_states(app) == {"server": "up", "client": "up"})
+            await test(app, pilot)
+        return app
+
+    return asyncio.run(main())
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str = "") -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+def shown_states(app: LabApp) -> dict[str, str]:
+    return {name: app.model.shown_state(name) for name in app.model.nodes}
+
+
+def cluster(app: LabApp) -> Cluster:
+    assert app.bridge.cluster is not None
+    return app.bridge.cluster
+
+
+def events(app: LabApp, kind: str, **match: Any) -> list[TraceEvent]:
+    return [
+        e
+        for e in app.model.events
+        if e.kind == kind and all(e.get(k) == v for k, v in match.items())
+    ]
+
+
+def table_row(app: LabApp, name: str) -> list[str]:
+    table = app.query_one(NodesTable)
+    return [cell.plain for cell in table.get_row(name)]
+
+
+def notifications(app: LabApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+# -- the live app --------------------------------------------------------------------------------
+
+
+def test_the_app_runs_the_lab_and_shows_its_verdict() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await until(pilot, lambda: app.bridge.verdict is not None, "the demo's verdict")
+        assert app.bridge.verdict is not None and app.bridge.verdict.passed
+        await until(pilot, lambda: "PASS" in app.sub_title, "the verdict in the header")
+        assert app.query_one(NodesTable).selected_node == "server"  # the first node
+        await until(pilot, lambda: app.model.nodes["client"].status.get("done") is True)
+        await until(pilot, lambda: "pongs=5" in table_row(app, "client")[-1])
+        assert app.model.totals["deliver"] >= 10
+        space_time = str(app.query_one(SpaceTime).render())
+        assert "▶" in space_time and "◀" in space_time and "ping" in space_time
+        log = app.query_one("#event-lines", RichLog)
+        assert any("pong" in line.text for line in log.lines)
+
+    run_app(check)
+
+
+def test_k_crashes_the_selected_node_and_r_restarts_it() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("k")
+        await until(pilot, lambda: cluster(app).state("server") == "crashed", "the crash")
+        await until(pilot, lambda: bool(events(app, "crash", node="server")))
+        await until(pilot, lambda: table_row(app, "server")[1] == "crashed")
+        assert cluster(app).state("client") == "up"
+        await pilot.press("r")
+        await until(pilot, lambda: bool(events(app, "restart", node="server")), "the restart")
+        assert cluster(app).state("server") == "up"
+        await until(pilot, lambda: table_row(app, "server")[1] == "up")
+
+    run_app(check)
+
+
+def test_arrow_keys_select_another_node_for_the_keys() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("down")
+        assert app.query_one(NodesTable).selected_node == "client"
+        assert table_row(app, "client")[0].startswith("▶")  # visible without colour
+        await pilot.press("k")
+        await until(pilot, lambda: bool(events(app, "crash", node="client")), "the crash")
+        assert cluster(app).state("server") == "up"
+
+    run_app(check)
+
+
+def test_p_pauses_the_selected_node_then_resumes_it() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("p")
+        await until(pilot, lambda: bool(events(app, "pause", node="server")), "the pause")
+        assert cluster(app).state("server") == "paused"
+        await until(pilot, lambda: table_row(app, "server")[1] == "paused")
+        await pilot.press("p")
+        await until(pilot, lambda: bool(events(app, "resume", node="server")), "the resume")
+        assert cluster(app).state("server") == "up"
+
+    run_app(check)
+
+
+def test_a_refused_command_is_a_notification_not_a_crash() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("k")
+        await until(pilot, lambda: cluster(app).state("server") == "crashed", "the crash")
+        await pilot.press("p")  # a crashed node cannot be paused
+        await until(
+            pilot,
+            lambda: any("cannot pause server" in n for n in notifications(app)),
+            "the refusal",
+        )
+        assert app.is_running and not app.bridge.finished
+
+    run_app(check)
+
+
+def test_i_isolates_the_selected_node_and_h_heals() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("i")
+        await until(pilot, lambda: bool(events(app, "fault")), "the fault event")
+        cuts = events(app, "fault")[-1]["faults"]["cuts"]
+        assert cuts == [{"cut": "isolate", "node": "server"}]
+        assert app.model.shown_state("server") == "cut off"
+        await until(pilot, lambda: table_row(app, "server")[1] == "cut off")
+        await pilot.press("h")
+        await until(pilot, lambda: len(events(app, "fault")) == 2, "the heal")
+        assert events(app, "fault")[-1]["change"] == "heal all partitions"
+        assert cluster(app).network.state.cuts == ()
+        assert app.model.shown_state("server") == "up"
+
+    run_app(check)
+
+
+def test_fault_keys_change_drop_delay_and_jitter() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        def default(name: str) -> float:
+            value: float = getattr(cluster(app).network.state.default, name)
+            return value
+
+        def last_fault(name: str) -> float:
+            value: float = events(app, "fault")[-1]["faults"]["default"][name]
+            return value
+
+        def shows(name: str, wanted: float) -> Callable[[], bool]:
+            return lambda: bool(events(app, "fault")) and last_fault(name) == wanted
+
+        for key, name, wanted in (
+            ("D", "drop", 0.1),
+            ("D", "drop", 0.2),
+            ("d", "drop", 0.1),
+            ("L", "delay", 0.01),
+            ("J", "jitter", 0.005),
+            ("l", "delay", 0.0),
+            ("j", "jitter", 0.0),
+        ):
+            await pilot.press(key)
+            await until(pilot, shows(name, wanted), f"{name}={wanted} after {key}")
+            assert default(name) == wanted
+        await pilot.press("d")
+        await until(pilot, shows("drop", 0.0))
+        faults_before = len(events(app, "fault"))
+        # Never below zero: nothing changes, so no event. Commands run in order, so once the
+        # next key's change shows, the one before it has run too.
+        await pilot.press("d", "J")
+        await until(pilot, shows("jitter", 0.005))
+        assert len(events(app, "fault")) == faults_before + 1
+
+    run_app(check)
+
+
+def test_question_mark_opens_the_help_and_any_key_closes_it() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "the help to close")
+
+    run_app(check)
+
+
+def test_slash_filters_the_event_log() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("slash", *"client", "enter")
+        log = app.query_one(EventLog)
+        assert log.filter.nodes == {"client"}
+        assert app.focused is app.query_one(NodesTable)  # Enter gives the focus back
+        await pilot.press("k")  # crashes the server: the filtered log shows only the client
+        await until(pilot, lambda: bool(events(app, "crash", node="server")))
+        lines = [line.text for line in app.query_one("#event-lines", RichLog).lines]
+        assert lines and not any("CRASHED" in line for line in lines)
+
+    run_app(check)
+
+
+def test_q_quits_and_stops_the_cluster() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("q")
+
+    app = run_app(check)
+    assert app.bridge.finished
+    assert app.bridge.cluster is not None
+    assert app.bridge.cluster.trace.events[-1].kind == "run_end"
+
+
+def test_sim_placement_runs_on_virtual_time_and_obeys_the_keys() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        assert app.model.placement == "sim"
+        await pilot.press("k")
+        await until(pilot, lambda: bool(events(app, "crash", node="server")), "the crash")
+        await until(pilot, lambda: app.bridge.verdict is not None, "the demo's verdict")
+
+    run_app(check, placement="sim")
+
+
+def test_t_runs_a_graded_test_and_shows_its_verdict() -> None:
+    async def check(app: LabApp, pilot: Pilot[None]) -> None:
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, GradedTestPicker), "the test picker")
+        await pilot.press("enter")  # the first test
+        await until(pilot, lambda: app.test_verdict is not None, "the graded verdict")
+        assert app.test_verdict is not None
+        assert app.test_verdict.test == "test_all_pongs_arrive"
+        assert app.test_verdict.passed, app.test_verdict.summary
+        await until(pilot, lambda: any("2/2 points" in n for n in notifications(app)))
+
+    run_app(check)
+
+
+# -- the widgets, from a hand-built model --------------------------------------------------------
+
+
+def hand_built_model() -> ClusterModel:
+    """Two nodes, a message of each fate, a duplicate, and the server isolated."""
+    faults: dict[str, Any] = {"default": {"drop": 0.3}, "overrides": [], "cuts": []}
+    isolated = {**faults, "cuts": [{"cut": "isolate", "node": "server"}]}
+    raw: list[tuple[str, dict[str, Any]]] = [
+        ("run_start", {"seed": 7, "placement": "sim", "nodes": {"a": "a", "server": "server"}}),
+        ("start", {"node": "a", "role": "a", "incarnation": 1, "port": 1, "cls": "A"}),
+        ("start", {"node": "server", "role": "server", "incarnation": 1, "port": 2, "cls": "S"}),
+        ("send", {"src": "a", "dest": "server", "mid": "a/1/1", "body": {"type": "ping"}}),
+        ("deliver", {"src": "a", "dest": "server", "mid": "a/1/1", "type": "ping", "copy": 0}),
+        ("send", {"src": "server", "dest": "a", "mid": "server/1/1", "body": {"type": "pong"}}),
+        ("duplicate", {"src": "server", "dest": "a", "mid": "server/1/1", "type": "pong"}),
+        ("deliver", {"src": "server", "dest": "a", "mid": "server/1/1", "type": "pong", "copy": 0}),
+        ("deliver", {"src": "server", "dest": "a", "mid": "server/1/1", "type": "pong", "copy": 1}),
+        ("send", {"src": "a", "dest": "server", "mid": "a/1/2", "body": {"type": "ping"}}),
+        (
+            "drop",
+            {
+                "src": "a",
+                "dest": "server",
+                "mid": "a/1/2",
+                "type": "ping",
+                "copy": 0,
+                "reason": "random",
+            },
+        ),
+        ("send", {"src": "a", "dest": "server", "mid": "a/1/3", "body": {"type": "ping"}}),
+        (
+            "lost",
+            {
+                "src": "a",
+                "dest": "server",
+                "mid": "a/1/3",
+                "type": "ping",
+                "copy": 0,
+                "reason": "down",
+            },
+        ),
+        ("send", {"src": "a", "dest": "server", "mid": "a/1/4", "body": {"type": "ping"}}),
+        ("status", {"node": "a", "fields": {"pongs": 1}}),
+        ("timer", {"node": "a", "name": "tick"}),
+        ("fault", {"change": "partition", "faults": isolated, "summary": "server isolated"}),
+    ]
+    model = ClusterModel()
+    for seq, (kind, fields) in enumerate(raw, start=1):
+        if kind == "run_start":
+            fields = {**fields, "faults": faults, "config": {}, "summary": ""}
+        if kind == "duplicate":
+            fields = {**fields, "copy": 1}
+        model.apply(TraceEvent(seq, seq / 10, kind, fields))
+    return model
+
+
+def test_space_time_draws_each_fate_with_its_own_mark_within_the_width() -> None:
+    model = hand_built_model()
+    for width in (30, 46, 80):
+        drawing = draw_space_time(model, width, 20)
+        rows = drawing.plain.splitlines()
+        assert rows[0].split() == ["a", "server"]
+        assert all(len(row) <= width for row in rows)
+        delivered, pong, duplicate, dropped, lost, flying = rows[1:]
+        assert "●" in delivered and "▶" in delivered
+        assert "◀" in pong and "●" in pong  # the reply runs right to left
+        assert "═" in duplicate and "◀" in duplicate and "dup" in duplicate
+        assert "✗" in dropped and dropped.rstrip().endswith("ping")
+        assert "✗" in lost
+        assert "┄" in flying and "›" in flying
+    short = draw_space_time(model, 40, 3).plain.splitlines()
+    assert len(short) == 3 and "┄" in short[-1]  # the newest messages, when few rows fit
+
+
+def test_event_filter_sorts_words_into_nodes_types_and_kinds() -> None:
+    model = hand_built_model()
+    events = list(model.events)
+    only = EventFilter.parse("server pong", model.names)
+    assert only.nodes == {"server"} and only.types == {"pong"}
+    assert {e.seq for e in events if only.keeps(e)} == {6, 7, 8, 9}
+    kinds = EventFilter.parse("drop lost", model.names)
+    assert [e.kind for e in events if kinds.keeps(e)] == ["drop", "lost"]
+    no_timers = EventFilter.parse("-timer -a", model.names)
+    kept = [e for e in events if no_timers.keeps(e)]
+    assert kept and all(e.kind != "timer" and e.node != "a" for e in kept)
+    assert all(EventFilter.parse("", model.names).keeps(e) for e in events)
+
+
+def test_network_panel_shows_faults_cuts_and_totals() -> None:
+    console = Console(width=30, no_color=True, record=True)
+    console.print(network_table(hand_built_model()))
+    text = console.export_text()
+    assert "0.3" in text and "server isolated" in text
+    assert "5  delivered 3" in text and "1 dropped, 1 lost" in text
+    assert "1 duplicated" in text
+
+
+def test_the_widgets_show_a_model_without_the_app() -> None:
+    """How the replay screen uses them: compose the widgets, call ``show(model)``."""
+    from textual.app import App, ComposeResult
+
+    class Widgets(App[None]):
+        def compose(self) -> ComposeResult:
+            yield NodesTable()
+            yield NetworkPanel()
+            yield SpaceTime()
+            yield EventLog()
+
+    async def main() -> None:
+        app = Widgets()
+        async with app.run_test(size=(80, 40)) as pilot:
+            model = hand_built_model()
+            app.query_one(NodesTable).show(model)
+            app.query_one(NetworkPanel).show(model)
+            app.query_one(SpaceTime).show(model)
+            app.query_one(EventLog).show(model)
+            await pilot.pause()
+            table = app.query_one(NodesTable)
+            assert table.selected_node == "a"
+            assert [c.plain for c in table.get_row("server")][:2] == ["  server", "cut off"]
+            log = app.query_one(EventLog)
+            log.set_filter("drop")
+            await pilot.pause()
+            lines = [line.text for line in app.query_one("#event-lines", RichLog).lines]
+            assert len(lines) == 1 and "dropped ping" in lines[0]
+            earlier = hand_built_model()  # a replay stepping back: a new, shorter model
+            earlier.events.pop()
+            log.set_filter("")
+            log.show(earlier)
+            await pilot.pause()
+            assert len(app.query_one("#event-lines", RichLog).lines) == len(earlier.events)
+
+    asyncio.run(main())

@@ -1,0 +1,46 @@
+"""The TUI's widgets, shared by the live app (``tui.app``) and the replay screen (``tui.replay``).
+
+Every view is redrawn from a ``tui._model.ClusterModel`` and from nothing else::
+
+    model = ClusterModel()
+    model.apply_all(events)
+    for view in (nodes, space_time, event_log, network):
+        view.show(model)
+
+``show(model)`` is cheap to call often (the live app calls it about 15 times a second): each view
+redraws only what changed since its last call. Any model may be passed at any time: a different
+model object, or one whose ``last_seq`` went back (a replay stepping backwards), is shown
+correctly; the event log then rewrites itself from scratch.
+
+- ``NodesTable``: a ``DataTable``, one row per node (state, published status, counters). The
+  highlighted row is the selected node: ``nodes.selected_node`` (a name, or None); the first
+  node is selected at start; arrow keys and the mouse move it when the table has the focus.
+- ``SpaceTime``: one lane per node, one row per recent message copy (delivered, in flight,
+  dropped, lost, duplicate). ``draw_space_time(model, width, height)`` is the pure drawing.
+- ``EventLog``: recent events in words under a filter line. ``set_filter("client -timer")``
+  filters from code, ``focus_filter()`` lets the student type one (Enter/Escape leave it).
+  While the log is scrolled up it holds still, and catches up when scrolled to the end.
+  ``EventFilter`` is the pure filter.
+- ``NetworkPanel``: the faults in force, partitions, message totals and rate.
+- ``HelpScreen(bindings, extra=...)``: a modal listing keys; any key closes it.
+- ``KeysFooter()``: Textual's ``Footer`` on two rows, so that every binding fits in 80 columns.
+
+Each widget's CSS is beside it (``DEFAULT_CSS``); they all draw a rounded border with a title.
+"""
+
+from ._eventlog import EventFilter, EventLog
+from ._help import HelpScreen, KeysFooter
+from ._network import NetworkPanel
+from ._nodes import NodesTable
+from ._spacetime import SpaceTime, draw_space_time
+
+__all__ = [
+    "EventFilter",
+    "EventLog",
+    "HelpScreen",
+    "KeysFooter",
+    "NetworkPanel",
+    "NodesTable",
+    "SpaceTime",
+    "draw_space_time",
+]

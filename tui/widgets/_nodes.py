@@ -1,0 +1,165 @@
+"""The nodes table: every node with its state, what it publishes, and its message counters.
+
+The highlighted row is the *selected node*, the one the app's node keys act on. A marker column
+shows it too, so that the selection is visible without colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tui._model import ClusterModel, NodeView
+
+#: How each state is styled; the words alone carry the meaning (no colour needed).
+STATE_STYLES = {
+    "up": "green",
+    "crashed": "bold red",
+    "paused": "bold blue",
+    "cut off": "bold magenta",
+    "starting": "dim",
+    "stopped": "dim",
+}
+SELECTED_MARK = "▶"
+STATUS_LIMIT = 60  # characters of published status shown (the log has all of it)
+
+#: (column key, heading), in order; the role column only when names do not already say it.
+COLUMNS = (
+    ("node", "node"),
+    ("role", "role"),
+    ("state", "state"),
+    ("sent", "sent"),
+    ("received", "recv"),
+    ("crashes", "crash"),
+    ("status", "status"),
+)
+
+
+def status_words(fields: dict[str, Any]) -> str:
+    text = " ".join(f"{key}={value}" for key, value in fields.items())
+    return text if len(text) <= STATUS_LIMIT else text[: STATUS_LIMIT - 1] + "…"
+
+
+def role_is_in_name(node: NodeView) -> bool:
+    """``server`` of role server, ``worker-2`` of role worker: a role column would repeat it."""
+    return node.name == node.role or node.name.startswith(f"{node.role}-") or not node.role
+
+
+def name_cell(node: NodeView, *, selected: bool) -> Text:
+    mark = SELECTED_MARK if selected else " "
+    return Text(f"{mark} {node.name}", "bold red" if node.state == "crashed" else "bold")
+
+
+def node_cells(model: ClusterModel, node: NodeView) -> dict[str, Text]:
+    """The table cells of one node but its name, by column key."""
+    state = model.shown_state(node.name)
+    status = Text(status_words(node.status))
+    if node.state == "crashed" and node.last_crash:
+        # Why it crashed matters more, while it is down, than what it last published.
+        status = Text.assemble((node.last_crash, "red"), " ", status)
+        status.truncate(STATUS_LIMIT, overflow="ellipsis")
+    return {
+        "role": Text(node.role),
+        "state": Text(state, STATE_STYLES.get(state, "")),
+        "sent": Text(str(node.sent), justify="right"),
+        "received": Text(str(node.received), justify="right"),
+        "crashes": Text(str(node.crashes), "red" if node.crashes else "", justify="right"),
+        "status": status,
+    }
+
+
+def same_cell(a: Text, b: Text) -> bool:
+    # Text's own == ignores the base style: a node's name turns red on a crash, same words.
+    return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+
+
+class NodesTable(DataTable[Text]):
+    """One row per node; the highlighted row is the selected node (the first one at start).
+
+    ``show(model)`` updates the rows from a ``ClusterModel``; ``selected_node`` is the name of the
+    highlighted row's node (a mark in front of the name shows it without colour). Arrow keys and
+    the mouse move the selection when the table has the focus.
+    """
+
+    DEFAULT_CSS = """
+    NodesTable {
+        height: auto;
+        border: round $primary 60%;
+        border-title-align: left;
+        &:focus { border: round $primary; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(cursor_type="row", id=id, classes=classes)
+        self.border_title = "nodes"
+        self._shown: dict[str, dict[str, Text]] = {}
+        self._with_role: bool | None = None  # decided when the first nodes are shown
+
+    @property
+    def selected_node(self) -> str | None:
+        if not self._shown or not 0 <= self.cursor_row < self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def show(self, model: ClusterModel) -> None:
+        """Make the rows match the model: add, update and remove nodes as needed."""
+        with_role = not all(role_is_in_name(node) for node in model.nodes.values())
+        if with_role != self._with_role or any(n not in model.nodes for n in self._shown):
+            self._rebuild(model, with_role)  # rare: the columns change, or a replay steps back
+            return
+        selected = self.selected_node
+        for name, node in model.nodes.items():
+            cells = node_cells(model, node)
+            shown = self._shown.get(name)
+            if shown is None:
+                self._add(node, cells, selected=not self._shown)
+                continue
+            # Only changed cells: a full redraw at 15 Hz would waste the frame budget.
+            for key, cell in cells.items():
+                if key in self._columns_shown and not same_cell(cell, shown[key]):
+                    self.update_cell(name, key, cell, update_width=True)
+            name_now = name_cell(node, selected=name == selected)
+            if not same_cell(name_now, shown["node"]):
+                self.update_cell(name, "node", name_now, update_width=True)
+                cells["node"] = name_now
+            self._shown[name] = {**cells, "node": name_now}
+
+    @property
+    def _columns_shown(self) -> list[str]:
+        return [key for key, _ in COLUMNS if key != "role" or self._with_role]
+
+    def _rebuild(self, model: ClusterModel, with_role: bool) -> None:
+        selected = self.selected_node
+        self.clear(columns=True)
+        self._shown.clear()
+        self._with_role = with_role
+        for key, heading in COLUMNS:
+            if key in self._columns_shown:
+                self.add_column(heading, key=key)
+        for node in model.nodes.values():
+            self._add(node, node_cells(model, node), selected=False)
+        names = list(model.nodes)
+        self.move_cursor(row=names.index(selected) if selected in names else 0)
+        self._mark(self.selected_node)
+
+    def _add(self, node: NodeView, cells: dict[str, Text], *, selected: bool) -> None:
+        name = name_cell(node, selected=selected)
+        self.add_row(
+            *(name if key == "node" else cells[key] for key in self._columns_shown), key=node.name
+        )
+        self._shown[node.name] = {**cells, "node": name}
+
+    def _mark(self, selected: str | None) -> None:
+        for name, cells in self._shown.items():
+            old = cells["node"]
+            mark = SELECTED_MARK if name == selected else " "
+            new = Text(mark + old.plain[1:], old.style)
+            if not same_cell(new, old):
+                self.update_cell(name, "node", new)
+                cells["node"] = new
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._mark(event.row_key.value)
