@@ -41,8 +41,10 @@ def test_the_reference_solution_gets_full_marks_across_many_seeds(lab: Lab, tmp_
 def test_every_mutant_loses_the_points_of_the_test_aimed_at_it(
     lab: Lab, mutant: Path, target: str, tmp_path: Path
 ) -> None:
-    report = grade(GradeOptions(lab=lab, impl=mutant, parallel=2, trace_dir=tmp_path))
-    [aimed] = [t for t in report.tests if t.name == target]
+    report = grade(
+        GradeOptions(lab=lab, impl=mutant, tests=(target,), parallel=2, trace_dir=tmp_path)
+    )
+    [aimed] = report.tests
     assert aimed.outcome == "failed", f"{mutant.name} passed {target}"
     assert aimed.score == 0 and report.score < report.max_score
     failure = aimed.first_failure
