@@ -645,6 +645,16 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
             )
             write_report(failed, args.format, args.output)
         raise
+    except KeyboardInterrupt:  # before grade() could take over its own interruption
+        report = GradeReport(
+            lab=args.lab,
+            impl=str(args.impl or ""),
+            tests=[],
+            seconds=0.0,
+            versions={"distlab": __version__},
+            interrupted=True,
+            error="the grader was interrupted before grading began",
+        )
     if args.output:
         write_report(report, args.format, args.output)
         console.print(f"results ({args.format}): {args.output}")
