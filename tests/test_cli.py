@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from distlab import read_trace
+from distlab._labs import list_labs
 from grading import check_message_fates
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,3 +169,15 @@ def test_a_run_killed_midway_keeps_its_trace(tmp_path: Path) -> None:
     events = [json.loads(line) for line in lines if line.endswith("}")]
     assert events[0]["kind"] == "run_start"
     assert sum(e["kind"] == "log" for e in events) >= 2
+
+
+@pytest.mark.parametrize(
+    "placement",
+    [[], ["--processes"], ["--sim", "--seed", "3"]],
+    ids=["inprocess", "processes", "sim"],
+)
+@pytest.mark.parametrize("lab", [lab.slug for lab in list_labs()])
+def test_every_labs_demo_passes_in_every_placement(lab: str, placement: list[str]) -> None:
+    result = distlab("run", lab, "--quiet", *placement)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS" in result.stdout
