@@ -1,0 +1,417 @@
+"""The replay screen: the pure stepping logic, then the app driven by key presses.
+
+Pilot tests are sync functions that call ``asyncio.run``: pytest-trio's trio_mode claims every
+``async def`` test, and Textual needs asyncio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from bench.tui import write_lab0_trace
+from distlab import TraceEvent, open_cluster, read_trace, run_simulated
+from distlab._labs import labs_dir, load_lab
+from distlab._trace import CHECK_FAILED, CRASH, RUN_END
+from tui._model import ClusterModel
+from tui.replay import (
+    BIG_STEP,
+    ReplayApp,
+    Scrubber,
+    Timeline,
+    cursor_at_time,
+    failure_cursor,
+    model_at,
+    time_at,
+)
+
+# -- traces -------------------------------------------------------------------------------------
+
+
+def write_crash_trace(path: Path) -> list[TraceEvent]:
+    """Lab 0 in the simulator; the server crashes at 1 s and comes back at 2 s."""
+    spec = load_lab(labs_dir() / "00-ping").cluster_spec()
+
+    async def main() -> None:
+        async with open_cluster(spec, seed=5, placement="sim", trace_path=path) as cluster:
+            await trio.sleep(1.0)
+            await cluster.crash("server")
+            await trio.sleep(1.0)
+            await cluster.restart("server")
+            await trio.sleep(1.0)
+
+    run_simulated(main, seed=5)
+    return list(read_trace(path))
+
+
+@pytest.fixture(scope="module")
+def lab0(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[TraceEvent]]:
+    path = tmp_path_factory.mktemp("replay") / "lab0-seed3.jsonl"
+    return path, write_lab0_trace(path)
+
+
+@pytest.fixture(scope="module")
+def crashes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[TraceEvent]]:
+    path = tmp_path_factory.mktemp("replay") / "crash.jsonl"
+    return path, write_crash_trace(path)
+
+
+def state(model: ClusterModel) -> dict[str, Any]:
+    """Everything a model shows, as plain data, to compare two models."""
+    return {
+        "nodes": {name: asdict(node) for name, node in model.nodes.items()},
+        "messages": [asdict(m) for m in model.messages],
+        "events": [e.seq for e in model.events],
+        "totals": dict(model.totals),
+        "faults": model.faults.to_dict(),
+        "seed": model.seed,
+        "placement": model.placement,
+        "now": model.now,
+        "last_seq": model.last_seq,
+        "rate": model.messages_per_second(),
+    }
+
+
+def event(seq: int, t: float, kind: str, **fields: Any) -> TraceEvent:
+    return TraceEvent(seq, t, kind, fields)
+
+
+# -- model_at and Timeline -----------------------------------------------------------------------
+
+
+def test_model_at_every_cursor_matches_folding_one_event_at_a_time(
+    lab0: tuple[Path, list[TraceEvent]],
+) -> None:
+    _, events = lab0
+    assert len(events) > 100
+    folded = ClusterModel()
+    assert state(model_at(events, 0)) == state(folded)
+    for cursor, e in enumerate(events, start=1):
+        folded.apply(e)
+        assert state(model_at(events, cursor)) == state(folded), cursor
+    assert state(model_at(events, len(events) + 10)) == state(folded)  # past the end: the end
+    assert model_at(events, 60).last_seq == events[59].seq
+
+
+def test_timeline_answers_like_model_at_in_any_order(
+    lab0: tuple[Path, list[TraceEvent]],
+) -> None:
+    _, events = lab0
+    timeline = Timeline(events, every=7)
+    cursors = [len(events), 0, 50, 49, 8, 7, 6, 100, 3, len(events) - 1, 21]
+    for cursor in cursors:
+        assert state(timeline.model_at(cursor)) == state(model_at(events, cursor)), cursor
+
+
+def test_timeline_models_are_the_callers_own(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    _, events = lab0
+    timeline = Timeline(events, every=10)
+    model = timeline.model_at(35)
+    model.apply_all(events[35:80])  # changing it must not change the checkpoints
+    model.nodes["client"].status["scribbled"] = True
+    assert state(timeline.model_at(35)) == state(model_at(events, 35))
+    assert state(timeline.model_at(25)) == state(model_at(events, 25))
+
+
+def test_timeline_advance_folds_forward_and_rebuilds_backward(
+    lab0: tuple[Path, list[TraceEvent]],
+) -> None:
+    _, events = lab0
+    timeline = Timeline(events, every=10)
+    model = timeline.model_at(5)
+    same = timeline.advance(model, 5, 12)
+    assert same is model  # a short step forward folds in place
+    assert state(same) == state(model_at(events, 12))
+    back = timeline.advance(same, 12, 4)
+    assert state(back) == state(model_at(events, 4))
+    far = timeline.advance(back, 4, 90)
+    assert state(far) == state(model_at(events, 90))
+
+
+def test_time_lookups() -> None:
+    events = [
+        event(1, 0.0, "run_start"),
+        event(2, 0.0, "start"),
+        event(3, 0.5, "log"),
+        event(4, 1.0, "log"),
+        event(5, 1.0, "log"),
+        event(6, 2.25, "log"),
+    ]
+    timeline = Timeline(events)
+    for t, cursor in [
+        (-1.0, 0),
+        (0.0, 2),  # everything at t=0
+        (0.4, 2),
+        (0.5, 3),  # exactly at an event: that event is shown
+        (0.99, 3),
+        (1.0, 5),  # the last of two events at the same time
+        (2.0, 5),
+        (2.25, 6),
+        (100.0, 6),
+    ]:
+        assert cursor_at_time(events, t) == cursor, t
+        assert timeline.cursor_at_time(t) == cursor, t
+    assert time_at(events, 0) == 0.0
+    assert time_at(events, 4) == 1.0
+    assert timeline.end_time == 2.25
+    assert cursor_at_time([], 3.0) == 0
+
+
+def test_time_lookup_with_events_slightly_out_of_order() -> None:
+    # The processes placement can record an event a few microseconds before the one ahead of it.
+    events = [event(1, 0.0, "log"), event(2, 1.0002, "log"), event(3, 1.0001, "log")]
+    assert cursor_at_time(events, 1.0001) == 1
+    assert Timeline(events).cursor_at_time(1.0001) == 1
+    assert cursor_at_time(events, 1.0002) == 3
+
+
+def test_failure_is_the_first_crash(crashes: tuple[Path, list[TraceEvent]]) -> None:
+    _, events = crashes
+    cursor = failure_cursor(events)
+    assert cursor is not None
+    assert events[cursor - 1].kind == CRASH
+    assert events[cursor - 1]["node"] == "server"
+    assert CRASH not in {e.kind for e in events[: cursor - 1]}
+
+
+def test_failure_prefers_the_graders_verdict(crashes: tuple[Path, list[TraceEvent]]) -> None:
+    _, events = crashes
+    last = events[-1]
+    verdict = event(last.seq + 1, last.t, CHECK_FAILED, test="test_x", message="lost a pong")
+    with_verdict = [*events, verdict]
+    assert failure_cursor(with_verdict) == len(with_verdict)
+
+
+def test_failure_falls_back_to_a_failed_run_end() -> None:
+    events = [
+        event(1, 0.0, "run_start"),
+        event(2, 1.0, RUN_END, reason="the run was interrupted (KeyboardInterrupt)", counts={}),
+    ]
+    assert failure_cursor(events) == 2
+    events[1] = event(2, 1.0, RUN_END, reason="the run finished", counts={})
+    assert failure_cursor(events) is None
+
+
+def test_a_clean_run_has_no_failure(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    assert failure_cursor(lab0[1]) is None
+
+
+# -- the app, driven by keys --------------------------------------------------------------------
+
+
+class Drive:
+    """What a run of the app showed: its notifications and, at the end, its scrubber's label."""
+
+    def __init__(self) -> None:
+        self.notifications: list[str] = []
+        self.label = ""
+
+
+def drive(app: ReplayApp, *keys: str, size: tuple[int, int] = (100, 30)) -> Drive:
+    """Run the app headless and press ``keys``."""
+    seen = Drive()
+
+    def notify(message: str, **_: Any) -> None:
+        seen.notifications.append(message)
+
+    app.notify = notify  # type: ignore[method-assign]
+
+    async def go() -> None:
+        async with app.run_test(size=size) as pilot:
+            await pilot.press(*keys)
+            await pilot.pause()
+            seen.label = app.query_one(Scrubber).label
+
+    asyncio.run(go())
+    return seen
+
+
+def assert_shows(app: ReplayApp, seen: Drive, cursor: int) -> None:
+    """The app's cursor, model, time and scrubber all say ``cursor``."""
+    events = app.events
+    assert app.cursor == cursor
+    assert state(app.model) == state(model_at(events, cursor))
+    assert app.time == (events[cursor - 1].t if cursor else 0.0)
+    assert seen.label == f"t={app.time:.3f} s · event {cursor}/{len(events)}"
+
+
+def test_arrows_step_one_event_and_page_keys_fifty(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    path, _ = lab0
+    app = ReplayApp(path)
+    seen = drive(app, "right", "right", "right")
+    assert_shows(app, seen, 3)
+
+    app = ReplayApp(path)
+    seen = drive(app, "right", "right", "right", "left")
+    assert_shows(app, seen, 2)
+
+    app = ReplayApp(path)
+    seen = drive(app, "shift+right", "pagedown", "right", "shift+left")
+    assert_shows(app, seen, BIG_STEP + 1)
+
+    app = ReplayApp(path)
+    seen = drive(app, "pagedown", "pagedown", "pageup", "left")
+    assert_shows(app, seen, BIG_STEP - 1)
+
+
+def test_home_and_end_and_the_edges(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    path, events = lab0
+    app = ReplayApp(path)
+    seen = drive(app, "end")
+    assert_shows(app, seen, len(events))
+    assert app.model.nodes["client"].status.get("done") is True
+
+    app = ReplayApp(path)
+    seen = drive(app, "end", "right", "pagedown")  # nothing after the end
+    assert_shows(app, seen, len(events))
+
+    app = ReplayApp(path)
+    seen = drive(app, "end", "left", "home", "left", "pageup")  # nothing before the start
+    assert_shows(app, seen, 0)
+    assert app.model.nodes == {}
+
+
+def test_g_jumps_to_the_last_event_at_or_before_a_time(
+    lab0: tuple[Path, list[TraceEvent]],
+) -> None:
+    path, events = lab0
+    t = events[40].t
+    app = ReplayApp(path)
+    seen = drive(app, "g", *str(t), "enter")
+    expected = cursor_at_time(events, t)
+    assert events[expected - 1].t <= t
+    assert expected == len(events) or events[expected].t > t
+    assert_shows(app, seen, expected)
+
+    app = ReplayApp(path)
+    seen = drive(app, "end", "g", "0", ".", "2", "5", "enter")  # backwards, between events
+    assert_shows(app, seen, cursor_at_time(events, 0.25))
+
+    app = ReplayApp(path)
+    seen = drive(app, "right", "g", "3", "escape")  # escape: nowhere
+    assert_shows(app, seen, 1)
+
+
+def test_arrows_in_the_time_box_edit_the_number(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    path, events = lab0
+    app = ReplayApp(path)
+    seen = drive(app, "g", "1", "5", "left", ".", "end", "enter")  # "1.5": the box's own keys
+    assert_shows(app, seen, cursor_at_time(events, 1.5))
+
+
+def test_f_jumps_to_the_crash(crashes: tuple[Path, list[TraceEvent]]) -> None:
+    path, events = crashes
+    app = ReplayApp(path)
+    seen = drive(app, "f")
+    assert seen.notifications == []
+    cursor = failure_cursor(events)
+    assert cursor is not None
+    assert_shows(app, seen, cursor)
+    assert app.model.nodes["server"].state == "crashed"
+
+
+def test_f_without_a_failure_says_so(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    path, _ = lab0
+    app = ReplayApp(path)
+    seen = drive(app, "right", "f")
+    assert seen.notifications == ["no failure in this trace"]
+    assert_shows(app, seen, 1)
+
+
+def test_f_jumps_to_the_graders_verdict(
+    crashes: tuple[Path, list[TraceEvent]], tmp_path: Path
+) -> None:
+    _, events = crashes
+    path = tmp_path / "graded.jsonl"
+    last = events[-1]
+    verdict = event(last.seq + 1, last.t, CHECK_FAILED, test="test_x", message="lost a pong")
+    path.write_text("".join(e.to_json() + "\n" for e in [*events, verdict]))
+    app = ReplayApp(path)
+    seen = drive(app, "f")
+    assert_shows(app, seen, len(events) + 1)
+
+
+def test_the_filter_line_keeps_its_arrow_keys(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    path, _ = lab0
+    app = ReplayApp(path)
+    seen = drive(
+        app, "right", "right", "slash", "c", "l", "left", "right", "home", "end", "escape", "right"
+    )
+    assert_shows(app, seen, 3)
+
+
+def test_help_lists_the_keys_and_q_quits(lab0: tuple[Path, list[TraceEvent]]) -> None:
+    path, _ = lab0
+    app = ReplayApp(path)
+
+    async def go() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "HelpScreen"
+            await pilot.press("x")  # any key closes it
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0]
+            await pilot.press("right", "q")
+            await pilot.pause()
+            assert not app.is_running
+
+    asyncio.run(go())
+    assert app.cursor == 1
+
+
+def test_run_replay_app_refuses_what_is_not_a_trace(tmp_path: Path) -> None:
+    from distlab import DistlabError
+    from tui.replay import run_replay_app
+
+    with pytest.raises(DistlabError, match="no such trace file"):
+        run_replay_app(tmp_path / "missing.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"seq": 1, "t": 0, "kind": "run_start"}\nnot json\n')
+    with pytest.raises(DistlabError, match="line 2 is not a distlab trace event"):
+        run_replay_app(bad)
+
+
+def test_an_empty_trace_replays(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    app = ReplayApp(path)
+    seen = drive(app, "right", "end", "f")
+    assert seen.notifications == ["no failure in this trace"]
+    assert app.cursor == 0
+    assert seen.label == "t=0.000 s · event 0/0"
+
+
+def test_run_replay_app_opens_at_a_time(
+    lab0: tuple[Path, list[TraceEvent]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.replay import run_replay_app
+
+    path, events = lab0
+    opened: list[int] = []
+
+    def run(app: ReplayApp) -> None:
+        opened.append(app.start_cursor)
+
+    monkeypatch.setattr(ReplayApp, "run", run)
+    run_replay_app(path)
+    run_replay_app(path, at=1.0)
+    assert opened == [0, cursor_at_time(events, 1.0)]
+
+
+def test_the_scrubber_bar() -> None:
+    scrubber = Scrubber()
+    scrubber.point(0, 100, t=0.0)
+    assert scrubber.bar(10).plain == "─" * 10
+    scrubber.point(50, 100, t=4.5, failure=90)
+    assert scrubber.bar(10).plain == "━━━━●───✗─"
+    assert scrubber.label == "t=4.500 s · event 50/100"
+    scrubber.point(100, 100, t=9.0, failure=90)
+    assert scrubber.bar(10).plain == "━━━━━━━━✗●"
+    scrubber.point(0, 0, t=0.0)
+    assert scrubber.bar(4).plain == "────"
