@@ -185,12 +185,19 @@ def list_labs(root: Path | None = None) -> list[Lab]:
 
 
 def find_lab(key: str, root: Path | None = None) -> Lab:
-    """A lab by number (``0``, ``00``), slug (``00-ping``) or name (``ping``)."""
+    """A lab by number (``0``, ``00``), slug (``00-ping``) or name (``ping``).
+
+    Only the lab asked for is loaded, so one lab with a broken spec does not stop the others.
+    """
+    root = root or labs_dir()
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        number, _, name = folder.name.partition("-")
+        matches = key in (folder.name, name) or (
+            key.isdigit() and number.isdigit() and int(key) == int(number)
+        )
+        if matches and (folder / SPEC_FILE).is_file():
+            return load_lab(folder)
     labs = list_labs(root)
-    for lab in labs:
-        name = lab.slug.split("-", 1)[-1]
-        if key in (lab.slug, name) or (key.isdigit() and int(key) == lab.number):
-            return lab
     known = ", ".join(f"{lab.number} ({lab.slug})" for lab in labs)
     raise LabNotFoundError(f"no lab {key!r}; the labs are: {known}. See `distlab list`.")
 

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import trio
-import trio.testing
 
 from ._carrier import Carrier, Emit, InFlight
 from ._errors import DistlabError
@@ -64,11 +63,20 @@ def run_simulated(fn: Callable[..., Awaitable[T]], *args: Any, seed: int) -> T:
         run_simulated(main, seed=7)
     """
     with deterministic_scheduling(seed):
-        return trio.run(fn, *args, clock=trio.testing.MockClock(autojump_threshold=0))
+        return trio.run(fn, *args, clock=_virtual_clock())
+
+
+def _virtual_clock() -> trio.abc.Clock:
+    # Imported here: trio.testing pulls in pytest, which live runs have no need to load.
+    from trio.testing import MockClock
+
+    return MockClock(autojump_threshold=0)
 
 
 def require_virtual_time() -> None:
-    if not isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
+    from trio.testing import MockClock
+
+    if not isinstance(trio.lowlevel.current_clock(), MockClock):
         raise DistlabError(
             "the sim placement needs virtual time: run it inside distlab.run_simulated(...), "
             "or in a pytest-trio test that takes the autojump_clock fixture"
