@@ -14,7 +14,6 @@ from typing import ClassVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Header, OptionList
 from textual.widgets.option_list import Option
@@ -26,15 +25,12 @@ from grading._graded import GradedTest
 from grading._grader import discover
 from tui._bridge import ClusterBridge, GradedVerdict, run_graded_test
 from tui._model import ClusterModel
-from tui.widgets import EventLog, HelpScreen, KeysFooter, NetworkPanel, NodesTable, SpaceTime
+from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
 
 REFRESH_INTERVAL = 1 / 15  # seconds between redraws: batching is what keeps the cluster fast
 DROP_STEP = 0.1
 DELAY_STEP = 0.010  # seconds
 JITTER_STEP = 0.005  # seconds
-TABLE_CHROME = 4  # rows of the nodes table that are not nodes: borders, heading, scroll bar
-NETWORK_ROWS = 6  # rows of the network panel without per-link faults
-TOP_BAND_MAX = 16
 #: Keys that are not the app's bindings, for the help screen.
 OTHER_KEYS = (
     ("↑ ↓, mouse", "select a node (in the nodes table)"),
@@ -81,14 +77,6 @@ class GradedTestPicker(ModalScreen[str | None]):
 class LabApp(App[None]):
     """The live lab: nodes, messages, events and network, with keys to break the cluster."""
 
-    CSS = """
-    #top { height: 8; }
-    #top > * { height: 100%; }
-    #top NodesTable { width: 1fr; }
-    #middle { height: 1fr; }
-    #middle SpaceTime { width: 2fr; }
-    #middle EventLog { width: 3fr; }
-    """
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "crash", "crash", tooltip="crash the selected node"),
@@ -125,13 +113,7 @@ class LabApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical():
-            with Horizontal(id="top"):
-                yield NodesTable()
-                yield NetworkPanel()
-            with Horizontal(id="middle"):
-                yield SpaceTime()
-                yield EventLog()
+        yield ClusterPanes()
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -162,18 +144,8 @@ class LabApp(App[None]):
             self.sub_title = f"demo {word}: {verdict.summary}"
 
     def show_model(self) -> None:
-        """Redraw every widget from ``self.model``."""
-        self._fit_top_band()
-        self.query_one(NodesTable).show(self.model)
-        self.query_one(SpaceTime).show(self.model)
-        self.query_one(EventLog).show(self.model)
-        self.query_one(NetworkPanel).show(self.model)
-
-    def _fit_top_band(self) -> None:
-        # The nodes table and the network panel side by side, both as tall as the taller one.
-        nodes = len(self.model.nodes) + TABLE_CHROME
-        network = NETWORK_ROWS + len(self.model.faults.overrides) + 2
-        self.query_one("#top").styles.height = min(TOP_BAND_MAX, max(nodes, network))
+        """Redraw every pane from ``self.model``."""
+        self.query_one(ClusterPanes).show(self.model)
 
     # -- node keys -----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Header, Input, Label, Static
 
@@ -32,8 +32,7 @@ from distlab._describe import describe
 from distlab._errors import DistlabError
 from distlab._trace import CHECK_FAILED, CRASH, RUN_END, TraceEvent
 from tui._model import ClusterModel
-from tui.app import NETWORK_ROWS, TABLE_CHROME, TOP_BAND_MAX, LabApp
-from tui.widgets import EventLog, HelpScreen, KeysFooter, NetworkPanel, NodesTable, SpaceTime
+from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
 
 #: A copy of the model is kept every this many events, so that any cursor is at most this many
 #: events of folding away (folding runs at about 700,000 events/s; a copy takes about 3 ms).
@@ -281,7 +280,6 @@ class ReplayApp(App[None]):
     ``model`` is the ``ClusterModel`` after those events, which every widget shows.
     """
 
-    CSS = LabApp.CSS  # the live app's layout, so that both screens look alike
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("right", "step(1)", "step", tooltip="one event on", priority=True),
@@ -342,13 +340,7 @@ class ReplayApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical():
-            with Horizontal(id="top"):
-                yield NodesTable()
-                yield NetworkPanel()
-            with Horizontal(id="middle"):
-                yield SpaceTime()
-                yield EventLog()
+        yield ClusterPanes()  # laid out as on the live screen
         yield Scrubber()
         yield KeysFooter()
 
@@ -374,15 +366,7 @@ class ReplayApp(App[None]):
 
     def show(self) -> None:
         """Redraw every widget from the model at the cursor."""
-        model = self.model
-        # As the live app: the nodes table and the network panel side by side, equally tall.
-        nodes = len(model.nodes) + TABLE_CHROME
-        network = NETWORK_ROWS + len(model.faults.overrides) + 2
-        self.query_one("#top").styles.height = min(TOP_BAND_MAX, max(nodes, network))
-        self.query_one(NodesTable).show(model)
-        self.query_one(SpaceTime).show(model)
-        self.query_one(EventLog).show(model)
-        self.query_one(NetworkPanel).show(model)
+        self.query_one(ClusterPanes).show(self.model)
         self.query_one(Scrubber).point(
             self.cursor,
             len(self.events),

@@ -23,6 +23,8 @@ correctly; the event log then rewrites itself from scratch.
   ``EventFilter`` is the pure filter.
 - ``NetworkPanel``: the faults in force, partitions, message totals and rate.
 - ``HelpScreen(bindings, extra=...)``: a modal listing keys; any key closes it.
+- ``ClusterPanes``: the four views above laid out as both screens show them;
+  ``panes.show(model)`` redraws them all.
 - ``KeysFooter()``: Textual's ``Footer`` on two rows, so that every binding fits in 80 columns.
 
 Each widget's CSS is beside it (``DEFAULT_CSS``); they all draw a rounded border with a title.
@@ -32,9 +34,11 @@ from ._eventlog import EventFilter, EventLog
 from ._help import HelpScreen, KeysFooter
 from ._network import NetworkPanel
 from ._nodes import NodesTable
+from ._panes import ClusterPanes
 from ._spacetime import SpaceTime, draw_space_time
 
 __all__ = [
+    "ClusterPanes",
     "EventFilter",
     "EventLog",
     "HelpScreen",
