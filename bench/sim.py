@@ -47,11 +47,17 @@ class SimResult:
         return self.simulated_s / self.wall_s
 
 
+#: The network the heartbeats cross: some delay and jitter, a few drops and duplicates.
+HEARTBEAT_FAULTS = FaultState(LinkFaults(delay=0.01, jitter=0.008, drop=0.05, duplicate=0.02))
+
+
+def heartbeat_spec(nodes: int = SIM_NODES) -> ClusterSpec:
+    """``nodes`` Heartbeat nodes (also the scenario tests/test_sim.py replays across processes)."""
+    return ClusterSpec(tuple(NodeSpec(f"node-{i}", "node", Heartbeat) for i in range(1, nodes + 1)))
+
+
 def run_once(seed: int) -> SimResult:
-    spec = ClusterSpec(
-        tuple(NodeSpec(f"node-{i}", "node", Heartbeat) for i in range(1, SIM_NODES + 1))
-    )
-    faults = FaultState(LinkFaults(delay=0.01, jitter=0.008, drop=0.05, duplicate=0.02))
+    spec, faults = heartbeat_spec(), HEARTBEAT_FAULTS
 
     async def main() -> tuple[int, int]:
         async with open_cluster(spec, seed=seed, placement="sim", faults=faults) as cluster:

@@ -1,7 +1,7 @@
 """A 5-node heartbeat scenario in the simulator; prints its trace's digest.
 
-``python tests/heartbeats.py SEED SECONDS`` — run by tests/test_sim.py in separate processes,
-and by the benchmark.
+``python tests/heartbeats.py SEED SECONDS`` — run by tests/test_sim.py in separate processes.
+The scenario is the benchmark's (bench/sim.py).
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from pathlib import Path
 
 import trio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nodes import Heartbeat
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+from bench.sim import HEARTBEAT_FAULTS, heartbeat_spec
+from distlab import Trace, open_cluster, run_simulated
 
-from distlab import ClusterSpec, NodeSpec, Trace, open_cluster, run_simulated
-from distlab._faults import FaultState, LinkFaults
-
-SPEC = ClusterSpec(tuple(NodeSpec(f"node-{i}", "node", Heartbeat) for i in range(1, 6)))
-FAULTS = FaultState(LinkFaults(delay=0.01, jitter=0.008, drop=0.05, duplicate=0.02))
+SPEC = heartbeat_spec()  # the benchmark's scenario: 5 nodes, heartbeats at 10/s each
+FAULTS = HEARTBEAT_FAULTS
 
 
 def run(seed: int, seconds: float) -> Trace:

@@ -122,23 +122,6 @@ class Chatty(Node):
         self.status(received=self.received)
 
 
-class Heartbeat(Node):
-    """Every 0.1 s, sends a heartbeat to a peer picked with the node's seeded RNG."""
-
-    async def on_start(self) -> None:
-        self.seen = 0
-        self.every(0.1, self.beat)
-
-    async def beat(self) -> None:
-        peers = [n for n in self.node_ids if n != self.id]
-        self.send(self.random.choice(peers), {"type": "heartbeat", "at": self.now()})
-
-    @handler("heartbeat")
-    async def on_heartbeat(self, msg: Message) -> None:
-        self.seen += 1
-        self.status(seen=self.seen)
-
-
 class WallClockReader(Node):
     """Breaks the determinism contract: reads the wall clock."""
 
