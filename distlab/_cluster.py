@@ -359,10 +359,13 @@ async def open_cluster(
     storage_dir: Path | None = None,
     frame_limit: int = MAX_FRAME_BYTES,
     keep_events: bool = True,
+    on_event: Callable[[TraceEvent], None] | None = None,
 ) -> AsyncIterator[Cluster]:
     """Start every node of ``spec`` and yield the running :class:`Cluster`.
 
-    Leaving the block stops every node; messages still in flight are recorded as lost. Example::
+    Leaving the block stops every node; messages still in flight are recorded as lost.
+    ``on_event`` is called with every event from the very first (a TUI's feed); with
+    ``keep_events=False`` the trace keeps none in memory. Example::
 
         async with open_cluster(spec, seed=7) as cluster:
             cluster.network.set_faults(drop=0.1)
@@ -375,6 +378,8 @@ async def open_cluster(
     if seed is None:
         seed = random_seed()
     trace = Trace(path=trace_path, keep=keep_events)
+    if on_event is not None:
+        trace.subscribe(on_event)
     with tempfile.TemporaryDirectory(prefix="distlab-") as tmp:
         cluster = Cluster(
             spec,

@@ -137,12 +137,15 @@ class ClusterBridge:
         self._stop = trio.Event()
         if self._stop_requested:
             self._stop.set()
-        async with open_cluster(self.spec, seed=self.seed, placement=self.placement) as cluster:
-            # The run's first events (run_start, each node's start) happened inside
-            # open_cluster: take them, then every later one as it happens. No event can slip in
-            # between: there is no checkpoint between these two lines.
-            self._events.extend(cluster.trace.events)
-            cluster.trace.subscribe(self._record)
+        # Every event, from run_start on, goes to the screen's list as it happens; the trace
+        # keeps none (a long session would otherwise grow without bound).
+        async with open_cluster(
+            self.spec,
+            seed=self.seed,
+            placement=self.placement,
+            keep_events=False,
+            on_event=self._record,
+        ) as cluster:
             self.cluster = cluster
             send, receive = trio.open_memory_channel[tuple[str, Command]](math.inf)
             self._commands = send
