@@ -50,23 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a lab's demo scenario headless, with a live log and a summary. "
         "Exits 0 when the scenario's own check passes (for every seed), 1 when it fails.",
     )
-    run.add_argument("lab", metavar="LAB", help="lab number or slug, e.g. 0 or 00-ping")
-    run.add_argument(
-        "--impl",
-        type=Path,
-        metavar="PATH",
-        help="Python file defining the lab's node classes (default: the lab's solution)",
-    )
-    where = run.add_mutually_exclusive_group()
-    where.add_argument(
-        "--processes",
-        action="store_true",
-        help="run each node in its own OS process (default: all in this one)",
-    )
-    where.add_argument(
-        "--sim",
-        action="store_true",
-        help="simulate: virtual time, no sockets, the same seed gives the same run, byte for byte",
+    _add_cluster_flags(
+        run,
+        sim_help="simulate: virtual time, no sockets, the same seed gives the same run, "
+        "byte for byte",
     )
     run.add_argument(
         "--seed",
@@ -202,22 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "messages as they flow, the network; crash, restart, pause and isolate nodes with a "
         "key. Press ? in the app for every key.",
     )
-    lab.add_argument("lab", metavar="LAB", help="lab number or slug, e.g. 0 or 00-ping")
-    lab.add_argument(
-        "--impl",
-        type=Path,
-        metavar="PATH",
-        help="Python file defining the lab's node classes (default: the lab's solution)",
-    )
-    lab_where = lab.add_mutually_exclusive_group()
-    lab_where.add_argument(
-        "--processes", action="store_true", help="run each node in its own OS process"
-    )
-    lab_where.add_argument(
-        "--sim",
-        action="store_true",
-        help="simulated network and clock (virtual time at wall speed)",
-    )
+    _add_cluster_flags(lab, sim_help="simulated network and clock (virtual time at wall speed)")
     lab.add_argument("--seed", type=int, metavar="N", help="seed (default: random)")
 
     handout = commands.add_parser(
@@ -274,6 +246,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", type=float, dest="end", metavar="SECONDS", help="only events at or before this time"
     )
     return parser
+
+
+def _add_cluster_flags(parser: argparse.ArgumentParser, *, sim_help: str) -> None:
+    """LAB, --impl, and where the nodes run (--processes or --sim): shared by run and lab."""
+    parser.add_argument("lab", metavar="LAB", help="lab number or slug, e.g. 0 or 00-ping")
+    parser.add_argument(
+        "--impl",
+        type=Path,
+        metavar="PATH",
+        help="Python file defining the lab's node classes (default: the lab's solution)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--processes",
+        action="store_true",
+        help="run each node in its own OS process (default: all in this one)",
+    )
+    where.add_argument("--sim", action="store_true", help=sim_help)
+
+
+def _placement(args: argparse.Namespace) -> Placement:
+    if args.sim:
+        return "sim"
+    return "processes" if args.processes else "inprocess"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -382,7 +378,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     lab = find_lab(args.lab)
     faults = _faults_from(args)
     lab.cluster_spec(args.impl)  # load the implementation now: import errors come first
-    placement: Placement = "sim" if args.sim else "processes" if args.processes else "inprocess"
+    placement = _placement(args)
     where = {
         "sim": "simulated (virtual time)",
         "processes": "one process per node",
@@ -670,7 +666,7 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
 def _lab(args: argparse.Namespace) -> int:
     lab = find_lab(args.lab)
     lab.cluster_spec(args.impl)  # import errors now, in one line, not inside the TUI
-    placement: Placement = "sim" if args.sim else "processes" if args.processes else "inprocess"
+    placement = _placement(args)
     from tui.app import run_lab_app
 
     seed = args.seed if args.seed is not None else random_seed()

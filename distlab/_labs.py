@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._cluster import Cluster, ClusterSpec, NodeSpec
+from ._cluster import ClusterSpec, NodeSpec
 from ._errors import ConfigError, ImplementationError, LabNotFoundError
 from ._loading import load_module, load_node_class
 
@@ -200,7 +200,3 @@ def find_lab(key: str, root: Path | None = None) -> Lab:
     labs = list_labs(root)
     known = ", ".join(f"{lab.number} ({lab.slug})" for lab in labs)
     raise LabNotFoundError(f"no lab {key!r}; the labs are: {known}. See `distlab list`.")
-
-
-async def run_scenario(lab: Lab, cluster: Cluster, *, duration: float) -> ScenarioResult:
-    return await lab.scenario()(cluster, duration=duration)

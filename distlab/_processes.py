@@ -64,13 +64,14 @@ class _NodeProcess:
 
 
 def describe_exit(code: int | None) -> str:
+    """How a process ended, in words: "exited with code 3", "was killed by SIGSEGV"."""
     if code is None:
         return "it is still running"
     if code < 0:
         try:
-            return f"killed by {signal.Signals(-code).name}"
+            return f"was killed by {signal.Signals(-code).name}"
         except ValueError:
-            return f"killed by signal {-code}"
+            return f"was killed by signal {-code}"
     return f"exited with code {code}"
 
 

@@ -30,6 +30,7 @@ import trio
 from distlab import __version__
 from distlab._errors import DistlabError
 from distlab._labs import Lab
+from distlab._processes import describe_exit
 
 from ._graded import GradedTest, graded_tests
 from ._results import GradeReport, Outcome, SeedResult, TestResult
@@ -194,7 +195,7 @@ def _finish(unit: _Unit, options: GradeOptions) -> list[SeedResult]:
             what = (
                 f"memory limit: the run needed more than {options.memory_mb} MiB"
                 if memory
-                else f"the grading process died ({_exit_words(code)})"
+                else f"the grading process {describe_exit(code)}"
             )
             reason = (outcome, what)
             result = SeedResult(
@@ -208,17 +209,6 @@ def _finish(unit: _Unit, options: GradeOptions) -> list[SeedResult]:
             )
         results.append(result)
     return results
-
-
-def _exit_words(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
 
 
 def _aggregate(
