@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes to run at once (default 1)",
     )
     grade.add_argument(
+        "-x",
+        "--fail-fast",
+        action="store_true",
+        help="stop each test at its first failing seed (faster feedback while you work; the "
+        "other seeds are reported not run)",
+    )
+    grade.add_argument(
         "--format",
         choices=("text", "json", "junit", "gradescope"),
         default="text",
@@ -619,6 +626,7 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
             time_limit=args.time_limit,
             memory_mb=args.memory_limit,
             trace_dir=args.traces / lab.slug,
+            fail_fast=args.fail_fast,
         )
         console.print(
             f"[bold]distlab grade {lab.slug}[/]: {args.impl or lab.solution}", soft_wrap=True

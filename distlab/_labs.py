@@ -63,10 +63,15 @@ class RoleSpec:
     #: a lab-provided node (e.g. a client that drives the demo), not the student's: its file
     provided_by: Path | None = None
 
-    def node_names(self) -> list[str]:
-        if self.count == 1:
+    def node_names(self, count: int | None = None) -> list[str]:
+        """``server`` for a role of one node; ``worker-1`` ... ``worker-N`` for a role of many.
+
+        ``count`` overrides how many (a test may run fewer or more); the names keep the lab's
+        style, so a role of several nodes run with one is still ``worker-1``.
+        """
+        if self.count == 1 and count in (None, 1):
             return [self.role]
-        return [f"{self.role}-{i}" for i in range(1, self.count + 1)]
+        return [f"{self.role}-{i}" for i in range(1, (self.count if count is None else count) + 1)]
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,32 @@ class Lab:
     #: known-buggy implementations: file in mutants/ -> the graded test it must fail
     mutants: Mapping[Path, str] = field(default_factory=dict)
 
-    def cluster_spec(self, impl: Path | None = None) -> ClusterSpec:
-        """The lab's nodes, with classes loaded from ``impl`` (default: the solution)."""
+    def cluster_spec(
+        self, impl: Path | None = None, *, counts: Mapping[str, int] | None = None
+    ) -> ClusterSpec:
+        """The lab's nodes, with classes loaded from ``impl`` (default: the solution).
+
+        ``counts`` runs some roles with another number of nodes than lab.toml's:
+        ``{"judge": 1}``.
+        """
         path = impl or self.solution
+        counts = dict(counts or {})
+        unknown = sorted(set(counts) - {role.role for role in self.roles})
+        if unknown:
+            raise ConfigError(
+                f"no role {', '.join(map(repr, unknown))} in lab {self.number}: its roles are "
+                f"{', '.join(role.role for role in self.roles)}"
+            )
+        for role_name, count in counts.items():
+            if not isinstance(count, int) or count < 0:
+                raise ConfigError(
+                    f"counts[{role_name!r}] = {count!r}: give a whole number of nodes, 0 or more"
+                )
         nodes = []
         for role in self.roles:
             node_class = load_node_class(role.provided_by or path, role.class_name)
-            nodes += [NodeSpec(name, role.role, node_class) for name in role.node_names()]
+            names = role.node_names(counts.get(role.role))
+            nodes += [NodeSpec(name, role.role, node_class) for name in names]
         return ClusterSpec(tuple(nodes), dict(self.config))
 
     def scenario(self) -> Scenario:

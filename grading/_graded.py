@@ -114,15 +114,17 @@ class LabRun:
         self,
         *,
         config: Mapping[str, Any] | None = None,
+        counts: Mapping[str, int] | None = None,
         faults: FaultState | None = None,
         **fault_settings: Any,
     ) -> AsyncIterator[Cluster]:
         """Start the lab's nodes (from the implementation under test) for this seed.
 
         Fault settings go straight to the network: ``run.cluster(drop=0.2, delay=0.01)``.
-        ``config`` overrides some of the lab's parameters.
+        ``config`` overrides some of the lab's parameters; ``counts`` how many nodes some roles
+        have (``counts={"worker": 1}``: one worker, named ``worker-1``).
         """
-        spec = self.lab.cluster_spec(self.impl)
+        spec = self.lab.cluster_spec(self.impl, counts=counts)
         if config:
             spec = ClusterSpec(spec.nodes, {**spec.config, **config})
         placement: Placement = "sim" if self.runtime == "sim" else "inprocess"

@@ -52,6 +52,8 @@ class GradeOptions:
     memory_mb: int = DEFAULT_MEMORY_MB
     run_budget: float | None = None  # the whole run (default: the sum of the budgets)
     trace_dir: Path = Path("grading-traces")
+    #: stop each test's worker at its first failing seed (its other seeds are reported not run)
+    fail_fast: bool = False
 
 
 @dataclass
@@ -121,6 +123,7 @@ def _start(unit: _Unit, options: GradeOptions) -> None:
         "trace_dir": str(options.trace_dir.resolve()),
         "memory_mb": options.memory_mb,
         "cpu_seconds": int(unit.budget * 2) + 10,
+        "fail_fast": options.fail_fast,
     }
     job_file = unit.workdir / f"{unit.test.name}-{unit.seeds[0]}.job.json"
     job_file.write_text(json.dumps(job), encoding="utf-8")
@@ -171,6 +174,10 @@ def _finish(unit: _Unit, options: GradeOptions) -> list[SeedResult]:
     tail = _output_tail(unit)
     results = []
     reason: tuple[Outcome, str] | None = None
+    if options.fail_fast and code == 0 and unit.killed_for is None:
+        failed = [r.seed for r in unit.results.values() if r.outcome != "passed"]
+        if failed:
+            reason = ("not_run", f"--fail-fast stopped this test at seed {failed[0]}")
     for seed in unit.seeds:
         if seed in unit.results:
             result = unit.results[seed]

@@ -83,7 +83,8 @@ def seeds_summary(test: TestResult) -> str:
     seeds says how those four went, and how many never ran. (``TestResult.pass_rate``, used in
     the machine-readable formats, divides by the seeds planned instead.)
     """
-    ran, planned, passed = len(test.seeds), test.seeds_planned, _passed_seeds(test)
+    ran = sum(s.outcome != "not_run" for s in test.seeds)
+    planned, passed = test.seeds_planned, _passed_seeds(test)
     if ran == 0:
         return f"none of {planned} run"
     if passed == ran == planned:

@@ -50,6 +50,8 @@ def run_job(job: dict[str, Any]) -> None:
             _write(out, {"started": seed})
             result = test.run_seed(seed, impl=impl, trace_dir=trace_dir, lab=lab)
             _write(out, asdict(result))
+            if job.get("fail_fast") and result.outcome != "passed":
+                return
 
 
 def main() -> None:

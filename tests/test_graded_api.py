@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
-from distlab import run_simulated
+from distlab import ConfigError, run_simulated
 from distlab._labs import find_lab
 from grading import CheckFailed, LabRun, latency_percentile, messages_per_operation
 
@@ -62,3 +63,29 @@ def test_a_check_failure_is_an_assertion_with_the_words_given() -> None:
     failure = CheckFailed("the client got 3 of 5 pongs")
     assert isinstance(failure, AssertionError)
     assert str(failure) == "the client got 3 of 5 pongs"
+
+
+def test_a_test_can_run_a_role_with_another_number_of_nodes() -> None:
+    lab = find_lab("1")
+    names = [node.name for node in lab.cluster_spec(counts={"worker": 1}).nodes]
+    assert names == ["master", "worker-1", "client"]  # one worker, still named like several
+    names = [node.name for node in lab.cluster_spec(counts={"worker": 5, "master": 1}).nodes]
+    assert names == ["master", *(f"worker-{i}" for i in range(1, 6)), "client"]
+    run = LabRun(lab=lab, impl=None, seed=1, runtime="sim", trace_path=None)
+
+    async def body() -> None:
+        async with run.cluster(counts={"worker": 2}, config={"client_jobs": 0}) as cluster:
+            assert cluster.roster.with_role("worker") == ["worker-1", "worker-2"]
+            client = await run.client(cluster)
+            reply = await client.call("master", {"type": "sum", "numbers": [1, 2, 3]}, timeout=1)
+            assert reply is not None and reply.body["sum"] == 6
+
+    run_simulated(body, seed=1)
+
+
+def test_counts_for_a_role_the_lab_lacks_is_a_clear_error() -> None:
+    lab = find_lab("1")
+    with pytest.raises(ConfigError, match="no role 'judge' in lab 1: its roles are master"):
+        lab.cluster_spec(counts={"judge": 2})
+    with pytest.raises(ConfigError, match=r"counts\['worker'\] = -1: give a whole number"):
+        lab.cluster_spec(counts={"worker": -1})

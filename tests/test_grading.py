@@ -15,6 +15,7 @@ import pytest
 from distlab import read_trace
 from distlab._labs import Lab, list_labs
 from grading import GradeOptions, grade
+from grading._reports import seeds_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = Path(__file__).resolve().parent / "impls"
@@ -42,7 +43,9 @@ def test_every_mutant_loses_the_points_of_the_test_aimed_at_it(
     lab: Lab, mutant: Path, target: str, tmp_path: Path
 ) -> None:
     report = grade(
-        GradeOptions(lab=lab, impl=mutant, tests=(target,), parallel=2, trace_dir=tmp_path)
+        GradeOptions(
+            lab=lab, impl=mutant, tests=(target,), parallel=2, trace_dir=tmp_path, fail_fast=True
+        )
     )
     [aimed] = report.tests
     assert aimed.outcome == "failed", f"{mutant.name} passed {target}"
@@ -211,3 +214,23 @@ def test_unknown_tests_and_bad_options_are_clear_errors(tmp_path: Path) -> None:
     assert data["score"] == 0
     assert "no graded test named test_nope" in data["output"]
     assert distlab("grade", "0", "--seeds", "0").returncode == 2
+
+
+def test_fail_fast_stops_a_test_at_its_first_failing_seed(tmp_path: Path) -> None:
+    lab = lab_zero()
+    mutant, target = next((m, t) for m, t in lab.mutants.items() if m.stem == "gives_up")
+    report = grade(
+        GradeOptions(lab=lab, impl=mutant, tests=(target,), trace_dir=tmp_path, fail_fast=True)
+    )
+    [test] = report.tests
+    outcomes = [s.outcome for s in test.seeds]
+    first = outcomes.index("failed")
+    assert set(outcomes[:first]) <= {"passed"}
+    assert outcomes[first + 1 :] == ["not_run"] * (len(outcomes) - first - 1)
+    assert len(outcomes) == test.seeds_planned > first + 1
+    assert test.outcome == "failed" and test.score == 0
+    assert f"--fail-fast stopped this test at seed {test.seeds[first].seed}" in (
+        test.seeds[-1].message
+    )
+    assert seeds_summary(test).startswith(f"{first}/{first + 1} (")
+    assert seeds_summary(test).endswith(f"), {len(outcomes) - first - 1} not run")
