@@ -60,6 +60,8 @@ class NodeSpec:
 class ClusterSpec:
     nodes: tuple[NodeSpec, ...]
     config: Mapping[str, Any] = field(default_factory=dict)
+    #: the lab these nodes come from (its slug), if any: the trace's run_start names it
+    lab: str | None = None
 
     def class_for_role(self, role: str) -> type[Node]:
         for node in self.nodes:
@@ -324,6 +326,7 @@ class Cluster:
             RUN_START,
             seed=self.seed,
             placement=self.placement,
+            **({"lab": self.spec.lab} if self.spec.lab else {}),
             nodes={n.name: n.role for n in self.spec.nodes},
             config=dict(self.config),
             faults=self.network.state.to_dict(),

@@ -87,6 +87,8 @@ class Lab:
     config: Mapping[str, Any]
     #: known-buggy implementations: file in mutants/ -> the graded test it must fail
     mutants: Mapping[Path, str] = field(default_factory=dict)
+    #: status fields the TUI's nodes table shows in columns of their own ([tui] columns)
+    columns: tuple[str, ...] = ()
 
     def cluster_spec(
         self, impl: Path | None = None, *, counts: Mapping[str, int] | None = None
@@ -114,7 +116,7 @@ class Lab:
             node_class = load_node_class(role.provided_by or path, role.class_name)
             names = role.node_names(counts.get(role.role))
             nodes += [NodeSpec(name, role.role, node_class) for name in names]
-        return ClusterSpec(tuple(nodes), dict(self.config))
+        return ClusterSpec(tuple(nodes), dict(self.config), lab=self.slug)
 
     def scenario(self) -> Scenario:
         module = load_module(self.scenario_file)
@@ -183,7 +185,18 @@ def load_lab(path: Path) -> Lab:
         roles=tuple(roles),
         config=dict(spec.get("config", {})),
         mutants=_mutants(path, spec_path, spec.get("mutants", {})),
+        columns=_columns(spec_path, spec.get("tui", {})),
     )
+
+
+def _columns(spec_path: Path, table: Mapping[str, Any]) -> tuple[str, ...]:
+    columns = table.get("columns", [])
+    if not (isinstance(columns, list) and all(isinstance(c, str) and c for c in columns)):
+        raise ConfigError(
+            f"{spec_path} [tui]: 'columns' must be a list of status field names, e.g. "
+            f'["role", "term"], got {columns!r}'
+        )
+    return tuple(columns)
 
 
 def _mutants(path: Path, spec_path: Path, table: Mapping[str, Any]) -> dict[Path, str]:

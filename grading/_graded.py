@@ -17,14 +17,13 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import trio
 
 from distlab import (
-    ClusterSpec,
     DistlabError,
     ImplementationError,
     Message,
@@ -126,7 +125,7 @@ class LabRun:
         """
         spec = self.lab.cluster_spec(self.impl, counts=counts)
         if config:
-            spec = ClusterSpec(spec.nodes, {**spec.config, **config})
+            spec = replace(spec, config={**spec.config, **config})
         placement: Placement = "sim" if self.runtime == "sim" else "inprocess"
         async with open_cluster(
             spec,

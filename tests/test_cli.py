@@ -67,6 +67,7 @@ def test_run_lab_zero_passes(lab: str, tmp_path: Path) -> None:
     assert "seed 1" in result.stdout
     events = list(read_trace(trace))
     assert events[0].kind == "run_start" and events[-1].kind == "run_end"
+    assert events[0]["lab"] == "00-ping"  # the replay screen finds the lab's columns by it
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert check_message_fates(events) == []
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
 from distlab import ConfigError, run_simulated
-from distlab._labs import find_lab
+from distlab._labs import find_lab, load_lab
 from grading import CheckFailed, LabRun, latency_percentile, messages_per_operation
 
 
@@ -89,3 +91,21 @@ def test_counts_for_a_role_the_lab_lacks_is_a_clear_error() -> None:
         lab.cluster_spec(counts={"judge": 2})
     with pytest.raises(ConfigError, match=r"counts\['worker'\] = -1: give a whole number"):
         lab.cluster_spec(counts={"worker": -1})
+
+
+def test_tui_columns_in_lab_toml_are_checked(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "07-demo"
+    lab_dir.mkdir()
+    (lab_dir / "solution.py").write_text("", encoding="utf-8")
+    toml = '[[nodes]]\nrole = "server"\nclass = "Server"\n'
+    (lab_dir / "lab.toml").write_text(
+        f'title = "t"\nsolution = "solution.py"\n{toml}\n[tui]\ncolumns = ["term", "holder"]\n',
+        encoding="utf-8",
+    )
+    assert load_lab(lab_dir).columns == ("term", "holder")
+    (lab_dir / "lab.toml").write_text(
+        f'title = "t"\nsolution = "solution.py"\n{toml}\n[tui]\ncolumns = "term"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"\[tui\]: 'columns' must be a list of status field"):
+        load_lab(lab_dir)

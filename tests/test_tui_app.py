@@ -404,3 +404,52 @@ def test_the_widgets_show_a_model_without_the_app() -> None:
             assert len(app.query_one("#event-lines", RichLog).lines) == len(earlier.events)
 
     asyncio.run(main())
+
+
+def test_a_labs_status_fields_get_columns_of_their_own() -> None:
+    """lab.toml ``[tui] columns``: those fields line up in columns; the rest stays in status."""
+    from textual.app import App, ComposeResult
+
+    class Table(App[None]):
+        def compose(self) -> ComposeResult:
+            yield NodesTable(fields=("role", "term", "holder"))
+
+    model = ClusterModel()
+    nodes = {"replica-1": "replica", "replica-2": "replica"}
+    faults = {"default": {}, "overrides": [], "cuts": []}
+    start = {"nodes": nodes, "config": {}, "faults": faults, "summary": ""}
+    model.apply(TraceEvent(1, 0.0, "run_start", start))
+    for seq, (node, fields) in enumerate(
+        [
+            ("replica-1", {"role": "leader", "term": 3, "holder": "client-2", "votes": 3}),
+            ("replica-2", {"role": "follower", "term": 3, "holder": None}),
+        ],
+        start=2,
+    ):
+        model.apply(
+            TraceEvent(seq, seq / 10, "start", {"node": node, "role": "replica", "incarnation": 1})
+        )
+        model.apply(TraceEvent(seq, seq / 10, "status", {"node": node, "fields": fields}))
+
+    async def main() -> None:
+        app = Table()
+        async with app.run_test(size=(100, 10)) as pilot:
+            table = app.query_one(NodesTable)
+            table.show(model)
+            await pilot.pause()
+            headings = [str(column.label) for column in table.columns.values()]
+            assert headings[-4:] == ["role", "term", "holder", "status"]
+            assert [c.plain for c in table.get_row("replica-1")][-4:] == [
+                "leader",
+                "3",
+                "client-2",
+                "votes=3",  # the fields with columns are left out of the status
+            ]
+            assert [c.plain for c in table.get_row("replica-2")][-4:] == [
+                "follower",
+                "3",
+                "-",
+                "",
+            ]
+
+    asyncio.run(main())

@@ -113,7 +113,7 @@ class LabApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ClusterPanes()
+        yield ClusterPanes(fields=self.lab.columns)
         yield KeysFooter()
 
     def on_mount(self) -> None:

@@ -30,6 +30,7 @@ from textual.widgets import Header, Input, Label, Static
 from distlab import read_trace
 from distlab._describe import describe
 from distlab._errors import DistlabError
+from distlab._labs import find_lab
 from distlab._trace import CHECK_FAILED, CRASH, RUN_END, TraceEvent
 from tui._model import ClusterModel
 from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
@@ -51,6 +52,18 @@ def model_at(events: Sequence[TraceEvent], cursor: int) -> ClusterModel:
     model = ClusterModel()
     model.apply_all(events[: max(0, cursor)])
     return model
+
+
+def lab_columns(events: Sequence[TraceEvent]) -> tuple[str, ...]:
+    """The status columns of the lab the trace came from (its run_start names it), if known."""
+    first = events[0] if events else None
+    slug = first.get("lab") if first is not None and first.kind == "run_start" else None
+    if not isinstance(slug, str):
+        return ()
+    try:
+        return find_lab(slug).columns
+    except DistlabError:  # a trace from a lab this checkout does not have: plain columns
+        return ()
 
 
 def cursor_at_time(events: Sequence[TraceEvent], t: float) -> int:
@@ -340,7 +353,7 @@ class ReplayApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ClusterPanes()  # laid out as on the live screen
+        yield ClusterPanes(fields=lab_columns(self.events))  # laid out as on the live screen
         yield Scrubber()
         yield KeysFooter()
 

@@ -2,6 +2,10 @@
 
 The highlighted row is the *selected node*, the one the app's node keys act on. A marker column
 shows it too, so that the selection is visible without colour.
+
+A lab may name status fields worth a column of their own (lab.toml ``[tui] columns``: a
+replica's ``role`` and ``term``, a queue's ``depth``): they stay in view, lined up across nodes,
+instead of scrolling past in the truncated status column.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ STATE_STYLES = {
 }
 SELECTED_MARK = "▶"
 STATUS_LIMIT = 60  # characters of published status shown (the log has all of it)
+FIELD_LIMIT = 16  # characters of a status field shown in a column of its own
+FIELD_PREFIX = "field:"  # column keys of status fields, apart from the table's own columns
 
 #: (column key, heading), in order; the role column only when names do not already say it.
 COLUMNS = (
@@ -37,9 +43,22 @@ COLUMNS = (
 )
 
 
-def status_words(fields: dict[str, Any]) -> str:
-    text = " ".join(f"{key}={value}" for key, value in fields.items())
-    return text if len(text) <= STATUS_LIMIT else text[: STATUS_LIMIT - 1] + "…"
+def status_words(fields: dict[str, Any], *, leave_out: tuple[str, ...] = ()) -> str:
+    text = " ".join(f"{key}={value}" for key, value in fields.items() if key not in leave_out)
+    return _clipped(text, STATUS_LIMIT)
+
+
+def field_words(value: Any) -> str:
+    """A status field's value in a cell: ``-`` for none, lists without brackets."""
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value)) or "-"
+    return _clipped(str(value), FIELD_LIMIT)
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def role_is_in_name(node: NodeView) -> bool:
@@ -52,22 +71,28 @@ def name_cell(node: NodeView, *, selected: bool) -> Text:
     return Text(f"{mark} {node.name}", "bold red" if node.state == "crashed" else "bold")
 
 
-def node_cells(model: ClusterModel, node: NodeView) -> dict[str, Text]:
-    """The table cells of one node but its name, by column key."""
+def node_cells(
+    model: ClusterModel, node: NodeView, *, fields: tuple[str, ...] = ()
+) -> dict[str, Text]:
+    """The table cells of one node but its name, by column key (``fields``: status columns)."""
     state = model.shown_state(node.name)
-    status = Text(status_words(node.status))
+    status = Text(status_words(node.status, leave_out=fields))
     if node.state == "crashed" and node.last_crash:
         # Why it crashed matters more, while it is down, than what it last published.
         status = Text.assemble((node.last_crash, "red"), " ", status)
         status.truncate(STATUS_LIMIT, overflow="ellipsis")
-    return {
+    cells = {
         "role": Text(node.role),
         "state": Text(state, STATE_STYLES.get(state, "")),
         "sent": Text(str(node.sent), justify="right"),
         "received": Text(str(node.received), justify="right"),
         "crashes": Text(str(node.crashes), "red" if node.crashes else "", justify="right"),
-        "status": status,
     }
+    for name in fields:
+        value = node.status.get(name)
+        cells[FIELD_PREFIX + name] = Text("" if name not in node.status else field_words(value))
+    cells["status"] = status
+    return cells
 
 
 def same_cell(a: Text, b: Text) -> bool:
@@ -80,7 +105,8 @@ class NodesTable(DataTable[Text]):
 
     ``show(model)`` updates the rows from a ``ClusterModel``; ``selected_node`` is the name of the
     highlighted row's node (a mark in front of the name shows it without colour). Arrow keys and
-    the mouse move the selection when the table has the focus.
+    the mouse move the selection when the table has the focus. ``fields`` are status fields shown
+    in columns of their own, between the counters and the rest of the status.
     """
 
     DEFAULT_CSS = """
@@ -92,9 +118,12 @@ class NodesTable(DataTable[Text]):
     }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, fields: tuple[str, ...] = (), id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(cursor_type="row", id=id, classes=classes)
         self.border_title = "nodes"
+        self.fields = fields
         self._shown: dict[str, dict[str, Text]] = {}
         self._with_role: bool | None = None  # decided when the first nodes are shown
 
@@ -112,7 +141,7 @@ class NodesTable(DataTable[Text]):
             return
         selected = self.selected_node
         for name, node in model.nodes.items():
-            cells = node_cells(model, node)
+            cells = node_cells(model, node, fields=self.fields)
             shown = self._shown.get(name)
             if shown is None:
                 self._add(node, cells, selected=not self._shown)
@@ -128,19 +157,26 @@ class NodesTable(DataTable[Text]):
             self._shown[name] = {**cells, "node": name_now}
 
     @property
+    def _columns(self) -> list[tuple[str, str]]:
+        """(key, heading) of every column, the lab's status fields before the status."""
+        status = len(COLUMNS) - 1
+        fields = [(FIELD_PREFIX + name, name) for name in self.fields]
+        return [*COLUMNS[:status], *fields, COLUMNS[status]]
+
+    @property
     def _columns_shown(self) -> list[str]:
-        return [key for key, _ in COLUMNS if key != "role" or self._with_role]
+        return [key for key, _ in self._columns if key != "role" or self._with_role]
 
     def _rebuild(self, model: ClusterModel, with_role: bool) -> None:
         selected = self.selected_node
         self.clear(columns=True)
         self._shown.clear()
         self._with_role = with_role
-        for key, heading in COLUMNS:
+        for key, heading in self._columns:
             if key in self._columns_shown:
                 self.add_column(heading, key=key)
         for node in model.nodes.values():
-            self._add(node, node_cells(model, node), selected=False)
+            self._add(node, node_cells(model, node, fields=self.fields), selected=False)
         names = list(model.nodes)
         self.move_cursor(row=names.index(selected) if selected in names else 0)
         self._mark(self.selected_node)

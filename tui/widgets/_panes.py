@@ -29,9 +29,14 @@ class ClusterPanes(Vertical):
     ClusterPanes #middle EventLog { width: 3fr; }
     """
 
+    def __init__(self, *, fields: tuple[str, ...] = ()) -> None:
+        """``fields``: status fields the nodes table shows in columns of their own."""
+        super().__init__()
+        self.fields = fields
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
-            yield NodesTable()
+            yield NodesTable(fields=self.fields)
             yield NetworkPanel()
         with Horizontal(id="middle"):
             yield SpaceTime()
