@@ -1,7 +1,7 @@
 """A node process (the "processes" placement): one node, its transport, and two pipes.
 
 The supervisor starts ``python -m distlab._child CMD_FD EVENT_FD``. It reads commands (init,
-admit, roster, faults, stop) as frames from CMD_FD and writes batches of trace events to
+admit, roster, faults, flush, stop) as frames from CMD_FD and writes batches of trace events to
 EVENT_FD. Pipes rather than sockets: what a process wrote to a pipe before it died can still be
 read, so a killed node's last events are not lost.
 """
@@ -135,6 +135,9 @@ async def _main(cmd_fd: int, event_fd: int) -> int:
                     host.network.replace_state(
                         FaultState.from_dict(command["state"]), command["description"]
                     )
+                elif kind == "flush":  # Cluster.settle(): events first, then the answer
+                    await host.flush()
+                    await host.write({"flushed": command["token"]})
                 elif kind == "stop":
                     break
             nursery.cancel_scope.cancel()  # stopped, or the supervisor is gone

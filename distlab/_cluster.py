@@ -88,8 +88,14 @@ class PlacementDriver(Protocol):
     def resume(self, name: str) -> None: ...
     def roster_changed(self) -> None: ...
     def faults_changed(self, change: FaultChange) -> None: ...
+    async def settle(self, timeout: float) -> None:
+        """Return once every event the nodes emitted so far is in the trace (or ``timeout``)."""
+
     async def stop_all(self) -> None: ...
 
+
+#: the longest Cluster.settle() waits for node processes to ship their events (seconds)
+SETTLE_TIMEOUT = 2.0
 
 def random_seed() -> int:
     return secrets.randbelow(10**6)
@@ -200,6 +206,19 @@ class Cluster:
             if self._next_event is None:
                 self._next_event = trio.Event()
             await self._next_event.wait()
+
+    async def settle(self, *, timeout: float = SETTLE_TIMEOUT) -> None:
+        """Return once every event any node has emitted so far is in :attr:`trace`.
+
+        In one process (``inprocess``, ``sim``) events reach the trace as they happen, and this
+        returns at once. With one process per node, each node ships its events through a pipe
+        of its own: a status event from one node can arrive before an earlier delivery recorded
+        by another. Call this before a check that reads the trace right after waiting for a
+        status. Paused nodes cannot answer (their events up to the pause are in); waits at
+        most ``timeout`` seconds for the others.
+        """
+        if self._driver is not None:
+            await self._driver.settle(timeout)
 
     async def wait_for_status(
         self, name: str, predicate: Callable[[dict[str, Any]], bool]

@@ -126,6 +126,9 @@ class InProcessDriver:
     def faults_changed(self, change: FaultChange) -> None:
         """The transport reads the shared network directly."""
 
+    async def settle(self, timeout: float) -> None:
+        """Every event is in the trace as soon as it is emitted: nothing to wait for."""
+
     async def stop_all(self) -> None:
         for runner in self._runners.values():
             runner.cancel()

@@ -12,6 +12,7 @@ still has no fate is recorded as lost.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -53,6 +54,7 @@ class _NodeProcess:
         self.tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         self.output_done = trio.Event()
         self.commands_in, self.commands_out = trio.open_memory_channel[dict[str, Any]](float("inf"))
+        self.flushed: dict[int, trio.Event] = {}  # settle() token -> set when it comes back
 
     def command(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(trio.ClosedResourceError):  # a dead process needs no orders
@@ -61,6 +63,18 @@ class _NodeProcess:
     def signal(self, signum: int) -> None:
         if self.proc.returncode is None:
             self.proc.send_signal(signum)
+
+
+async def _first_of(*events: trio.Event) -> None:
+    """Return as soon as any of ``events`` is set."""
+    async with trio.open_nursery() as nursery:
+        for event in events:
+
+            async def wait(event: trio.Event = event) -> None:
+                await event.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(wait)
 
 
 def describe_exit(code: int | None) -> str:
@@ -80,6 +94,8 @@ class ProcessDriver:
         self._cluster = cluster
         self._nursery = nursery
         self._procs: dict[str, _NodeProcess] = {}
+        self._paused: set[str] = set()
+        self._flush_tokens = itertools.count(1)
         self._ledger = FateLedger()
         cluster.trace.subscribe(self._ledger.observe)
 
@@ -151,10 +167,32 @@ class ProcessDriver:
         self._account_for_in_flight(child, "was killed")
 
     def pause(self, name: str) -> None:
+        self._paused.add(name)
         self._procs[name].signal(signal.SIGSTOP)
 
     def resume(self, name: str) -> None:
+        self._paused.discard(name)
         self._procs[name].signal(signal.SIGCONT)
+
+    async def settle(self, timeout: float) -> None:
+        """Ask every running node process to ship its events, and wait for each to answer.
+
+        A process answers after the events it emitted before the request, through the same
+        pipe: once every answer is in, so are those events.
+        """
+        token = next(self._flush_tokens)
+        asked = []
+        for child in self._procs.values():
+            if child.dead.is_set() or child.name in self._paused or not child.listening:
+                continue
+            child.flushed[token] = trio.Event()
+            child.command({"cmd": "flush", "token": token})
+            asked.append(child)
+        with trio.move_on_after(timeout):
+            for child in asked:
+                await _first_of(child.flushed[token], child.dead)  # the dead have shipped all
+        for child in asked:
+            child.flushed.pop(token, None)
 
     def roster_changed(self) -> None:
         roster = self._cluster.roster.to_dict()
@@ -222,6 +260,8 @@ class ProcessDriver:
                         if "ready" in message:
                             child.port = message["ready"]
                             child.ready_or_dead.set()
+                        if "flushed" in message and message["flushed"] in child.flushed:
+                            child.flushed[message["flushed"]].set()
                         for kind, t, fields in message.get("events", ()):
                             if kind == CRASH:
                                 child.crash_reported = True

@@ -126,6 +126,25 @@ async def test_pause_stops_a_node_and_resume_lets_it_catch_up(placement: Placeme
     assert len(kinds(cluster, "resume")) == 2
 
 
+async def test_settle_brings_every_nodes_earlier_events_into_the_trace(
+    placement: Placement,
+) -> None:
+    """After settle(), what a node saw is explained by the trace: echo counted N pings, so the
+    pinger's process (not echo's) had recorded at least N ping deliveries. Without settle, in
+    the processes placement, those can still be in the pinger's pipe."""
+    async with open_cluster(
+        spec(("echo", Echo), ("pinger", Pinger)), seed=1, placement=placement
+    ) as cluster:
+        for round_ in range(1, 21):
+            await wait_status(cluster, "echo", lambda s, n=round_: s.get("pings", 0) >= 3 * n)
+            counted = cluster.status_of("echo")["pings"]
+            await cluster.settle()
+            delivered = [
+                e for e in kinds(cluster, "deliver", dest="echo") if e.get("type") == "ping"
+            ]
+            assert len(delivered) >= counted, f"round {round_}"
+
+
 async def test_spawn_adds_a_node_that_others_can_reach(placement: Placement) -> None:
     async with open_cluster(
         spec(("echo", Echo)),

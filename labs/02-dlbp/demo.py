@@ -11,8 +11,6 @@ import trio
 
 from distlab import Cluster, ScenarioResult
 
-#: How long to wait for the trace to catch up with what the client reported.
-SETTLE_SECONDS = 2.0
 #: Which design a job's entry node belongs to.
 DESIGN = {"map_lb": "double LB", "master": "single master"}
 
@@ -63,9 +61,8 @@ async def scenario(cluster: Cluster, *, duration: float) -> ScenarioResult:
     with trio.move_on_after(duration):
         await cluster.wait_for_status("client", lambda status: status.get("done") is True)
     # With one process per node, each node's events reach the trace through its own pipe: the
-    # client's "done" can arrive before the delivery of the last result it received. Let them.
-    with trio.move_on_after(SETTLE_SECONDS):
-        await cluster.wait_until(lambda: len(results_received(cluster)) >= wanted)
+    # client's "done" can arrive before the delivery of the last result it received.
+    await cluster.settle()
     status = cluster.status_of("client")
     results = results_received(cluster)
     wrong = sorted(job for job, counts in results.items() if counts != expected)
