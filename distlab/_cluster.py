@@ -97,6 +97,7 @@ class PlacementDriver(Protocol):
 #: the longest Cluster.settle() waits for node processes to ship their events (seconds)
 SETTLE_TIMEOUT = 2.0
 
+
 def random_seed() -> int:
     return secrets.randbelow(10**6)
 
