@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class ChildHost:
         self.config: Mapping[str, Any] = init["config"]
         self.seed: int = init["seed"]
         self.storage_dir = Path(init["storage_dir"])
+        self.storage_files: MutableMapping[Path, str] | None = None  # a process: real files
         self.frame_limit: int = init["frame_limit"]
         self.network = Network(seed=self.seed, state=FaultState.from_dict(init["faults"]))
         self._started_at: float = init["started_at"]

@@ -122,6 +122,7 @@ class Cluster:
         storage_dir: Path,
         frame_limit: int,
         placement: Placement,
+        keep_storage_in_memory: bool = False,
     ) -> None:
         self.spec = spec
         self.seed = seed
@@ -130,6 +131,10 @@ class Cluster:
         self.roster = Roster()
         self.config: Mapping[str, Any] = dict(spec.config)
         self.storage_dir = storage_dir
+        #: the simulator keeps node storage in memory (see distlab/_storage.py); else files
+        self.storage_files: dict[Path, str] | None = (
+            {} if placement == "sim" and keep_storage_in_memory else None
+        )
         self.frame_limit = frame_limit
         self.placement = placement
         # Live runs share the machine's monotonic clock with node processes; the simulator
@@ -412,6 +417,7 @@ async def open_cluster(
             storage_dir=storage_dir or Path(tmp) / "storage",
             frame_limit=frame_limit,
             placement=placement,
+            keep_storage_in_memory=storage_dir is None,  # nobody will look at the files
         )
         try:
             async with trio.open_nursery() as nursery:

@@ -7,7 +7,7 @@ queue in virtual time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ class InProcessDriver:
         self.config: Mapping[str, Any] = cluster.config
         self.seed: int = cluster.seed
         self.storage_dir: Path = cluster.storage_dir
+        self.storage_files: MutableMapping[Path, str] | None = cluster.storage_files
         self.frame_limit: int = cluster.frame_limit
         self._listen = not simulated
         self._transport: Carrier

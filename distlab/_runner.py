@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +38,8 @@ class Host(Protocol):
     config: Mapping[str, Any]
     seed: int
     storage_dir: Path
+    #: where storage is kept instead of files (the simulator's), or None: files in storage_dir
+    storage_files: MutableMapping[Path, str] | None
     frame_limit: int
 
     @property
@@ -109,7 +111,7 @@ class NodeRunner:
         self.incarnation = incarnation
         self.host = host
         self.rng = derived_rng(host.seed, "node", name, incarnation)
-        self.storage = Storage(host.storage_dir / f"{name}.json")
+        self.storage = Storage(host.storage_dir / f"{name}.json", files=host.storage_files)
         # Shut until the supervisor admits the node, so that its "start" event comes first.
         self.gate = Gate()
         self.gate.shut()

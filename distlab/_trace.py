@@ -112,6 +112,11 @@ class Trace:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("w", encoding="utf-8")
 
+    def stop_keeping(self) -> None:
+        """Forget the events kept so far, and keep none from now on (a long live session)."""
+        self._keep = False
+        self.events = []
+
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber(event)`` for every event from now on; returns an unsubscribe."""
         self._subscribers.append(subscriber)

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
+from distlab import ClusterSpec, Node, NodeSpec, open_cluster, run_simulated
 from distlab._errors import NodeError
 from distlab._storage import Storage, StorageValueError
 
@@ -203,3 +205,41 @@ def test_storage_files_of_two_nodes_are_independent(tmp_path: Path) -> None:
     b.put("x", 2)
     assert Storage(tmp_path / "a.json").get("x") == 1
     assert Storage(tmp_path / "b.json").get("x") == 2
+
+
+def test_a_stored_dict_keeps_its_key_order_across_restart(tmp_path: Path) -> None:
+    path = tmp_path / "queue.json"
+    Storage(path).put("queue", {"s3": 1, "s1": 2, "s2": 3})  # the order they were enqueued
+    assert list(Storage(path).get("queue")) == ["s3", "s1", "s2"]
+
+
+def test_the_simulator_keeps_storage_in_memory_across_restart(tmp_path: Path) -> None:
+    files: dict[Path, str] = {}
+    path = tmp_path / "server.json"
+    Storage(path, files=files).put("term", 3)
+    Storage(path, files=files).put("vote", {"b": 1, "a": 2})
+    restarted = Storage(path, files=files)
+    assert restarted.get("term") == 3 and list(restarted.get("vote")) == ["b", "a"]
+    assert not path.exists() and list(files) == [path]  # no file written
+
+
+def test_simulated_nodes_keep_their_storage_across_a_crash(tmp_path: Path) -> None:
+    """The simulated cluster's in-memory storage is durable the way files are."""
+
+    class Counter(Node):
+        async def on_start(self) -> None:
+            starts = self.storage.get("starts", 0) + 1
+            self.storage.put("starts", starts)
+            self.status(starts=starts)
+
+    async def main() -> None:
+        spec = ClusterSpec((NodeSpec("counter", "counter", Counter),))
+        async with open_cluster(spec, seed=1, placement="sim") as cluster:
+            await cluster.wait_for_status("counter", lambda s: s.get("starts") == 1)
+            for _ in range(2):
+                await cluster.crash("counter")
+                await cluster.restart("counter")
+            with trio.fail_after(5):
+                await cluster.wait_for_status("counter", lambda s: s.get("starts") == 3)
+
+    run_simulated(main, seed=1)

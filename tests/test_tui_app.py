@@ -104,6 +104,20 @@ def test_the_app_runs_the_lab_and_shows_its_verdict() -> None:
     run_app(check)
 
 
+def test_a_demo_that_reads_the_trace_passes_in_the_app_and_then_keeps_no_trace() -> None:
+    """Lab 2's demo checks its verdict from the trace; the app keeps it only while it runs."""
+
+    async def main() -> LabApp:
+        app = LabApp(find_lab("2"), impl=None, placement="sim", seed=1)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.bridge.verdict is not None, "the demo's verdict")
+            assert app.bridge.verdict is not None and app.bridge.verdict.passed, app.bridge.verdict
+            assert cluster(app).trace.events == []  # from now on, only the screen keeps events
+        return app
+
+    asyncio.run(main())
+
+
 def test_k_crashes_the_selected_node_and_r_restarts_it() -> None:
     async def check(app: LabApp, pilot: Pilot[None]) -> None:
         await pilot.press("k")

@@ -137,14 +137,11 @@ class ClusterBridge:
         self._stop = trio.Event()
         if self._stop_requested:
             self._stop.set()
-        # Every event, from run_start on, goes to the screen's list as it happens; the trace
-        # keeps none (a long session would otherwise grow without bound).
+        # Every event, from run_start on, goes to the screen's list as it happens. The trace
+        # keeps them only while the demo scenario runs (its checks read them): a long session
+        # would otherwise grow without bound.
         async with open_cluster(
-            self.spec,
-            seed=self.seed,
-            placement=self.placement,
-            keep_events=False,
-            on_event=self._record,
+            self.spec, seed=self.seed, placement=self.placement, on_event=self._record
         ) as cluster:
             self.cluster = cluster
             send, receive = trio.open_memory_channel[tuple[str, Command]](math.inf)
@@ -176,6 +173,8 @@ class ClusterBridge:
             verdict = await self._scenario(cluster, duration=self.lab.duration)
         except Exception as exc:  # the scenario is lab code: its failure is a verdict too
             verdict = ScenarioResult.failed(f"the demo scenario raised {_error_words(exc)}")
+        finally:
+            cluster.trace.stop_keeping()
         self.verdict = verdict
         word = "PASS" if verdict.passed else "FAIL"
         self._notices.append(
