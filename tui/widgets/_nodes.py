@@ -32,20 +32,31 @@ FIELD_LIMIT = 16  # characters of a status field shown in a column of its own
 FIELD_PREFIX = "field:"  # column keys of status fields, apart from the table's own columns
 
 #: (column key, heading), in order; the role column only when names do not already say it.
+#: What the student's code publishes comes before the counters: in a narrow pane it matters more.
 COLUMNS = (
     ("node", "node"),
     ("role", "role"),
     ("state", "state"),
+    ("status", "status"),
     ("sent", "sent"),
     ("received", "recv"),
     ("crashes", "crash"),
-    ("status", "status"),
 )
+STATUS_AT = 3  # the lab's own status columns go in front of the status
 
 
 def status_words(fields: dict[str, Any], *, leave_out: tuple[str, ...] = ()) -> str:
-    text = " ".join(f"{key}={value}" for key, value in fields.items() if key not in leave_out)
+    text = " ".join(
+        f"{key}={_compact(value)}" for key, value in fields.items() if key not in leave_out
+    )
     return _clipped(text, STATUS_LIMIT)
+
+
+def _compact(value: Any) -> str:
+    """Lists without quotes and spaces: ``healthy=[judge-1,judge-3]`` fits where repr does not."""
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(map(str, value)) + "]"
+    return str(value)
 
 
 def field_words(value: Any) -> str:
@@ -106,7 +117,7 @@ class NodesTable(DataTable[Text]):
     ``show(model)`` updates the rows from a ``ClusterModel``; ``selected_node`` is the name of the
     highlighted row's node (a mark in front of the name shows it without colour). Arrow keys and
     the mouse move the selection when the table has the focus. ``fields`` are status fields shown
-    in columns of their own, between the counters and the rest of the status.
+    in columns of their own, just before the rest of the status.
     """
 
     DEFAULT_CSS = """
@@ -158,10 +169,9 @@ class NodesTable(DataTable[Text]):
 
     @property
     def _columns(self) -> list[tuple[str, str]]:
-        """(key, heading) of every column, the lab's status fields before the status."""
-        status = len(COLUMNS) - 1
+        """(key, heading) of every column, the lab's status fields just before the status."""
         fields = [(FIELD_PREFIX + name, name) for name in self.fields]
-        return [*COLUMNS[:status], *fields, COLUMNS[status]]
+        return [*COLUMNS[:STATUS_AT], *fields, *COLUMNS[STATUS_AT:]]
 
     @property
     def _columns_shown(self) -> list[str]:

@@ -1,0 +1,123 @@
+"""Lab 3's demo scenario: a contestant submits while the service's machines fail under it.
+
+A judge crashes in the middle of a judging run (and comes back later), the queue crashes and
+restarts, and another judge freezes for a while. The demo passes when the client has a verdict
+for every submission it was given an id for, each the right one, and the dashboard recorded
+each exactly once.
+"""
+
+from collections import Counter
+
+import trio
+
+from distlab import Cluster, ScenarioResult, TraceEvent
+
+JUDGE_CRASH_AT = 0.35  # seconds into the scenario: a judge that is judging right then
+JUDGE_RESTART_AT = 1.2
+QUEUE_CRASH_AT = 0.6
+QUEUE_RESTART_AT = 0.9
+PAUSE_AT = 1.4  # another judge freezes (a hung process) ...
+PAUSE_FOR = 0.6  # ... for this long
+#: How long to wait for the trace to catch up with what the client reported (--processes).
+SETTLE_SECONDS = 2.0
+
+
+def judging(cluster: Cluster) -> list[str]:
+    """The judges that are up and in the middle of a judging run."""
+    return [
+        judge
+        for judge in cluster.roster.with_role("judge")
+        if cluster.state(judge) == "up" and cluster.status_of(judge).get("state") == "judging"
+    ]
+
+
+async def break_things(cluster: Cluster, happened: list[str]) -> None:
+    """Crash a busy judge, crash the queue, freeze another judge; bring each back.
+
+    The times are counted from the start of the scenario (with one process per node, the
+    cluster's clock has been running for a while already).
+    """
+    start = cluster.now()
+
+    async def until(t: float) -> None:
+        await trio.sleep(max(0.0, start + t - cluster.now()))
+
+    await until(JUDGE_CRASH_AT)
+    with trio.move_on_after(1.0):
+        await cluster.wait_until(lambda: bool(judging(cluster)))
+    victim = (judging(cluster) or cluster.roster.with_role("judge"))[0]
+    doing = cluster.status_of(victim).get("judging")
+    await cluster.crash(victim)
+    happened.append(f"{victim} crashed at t={cluster.now():.2f} s while judging {doing}")
+    await until(QUEUE_CRASH_AT)
+    await cluster.crash("queue")
+    down = cluster.now()
+    await until(QUEUE_RESTART_AT)
+    await cluster.restart("queue")
+    happened.append(f"the queue was down from t={down:.2f} s to t={cluster.now():.2f} s")
+    await until(JUDGE_RESTART_AT)
+    await cluster.restart(victim)
+    frozen = next(j for j in cluster.roster.with_role("judge") if j != victim)
+    await until(PAUSE_AT)
+    await cluster.pause(frozen)
+    paused = cluster.now()
+    await until(PAUSE_AT + PAUSE_FOR)
+    await cluster.resume(frozen)
+    happened.append(f"{frozen} was frozen from t={paused:.2f} s to t={cluster.now():.2f} s")
+
+
+class Tally:
+    """Counts, event by event, what the summary reports.
+
+    It follows the trace as it grows rather than reading it at the end: the TUI runs the demo
+    with a trace that keeps no events in memory.
+    """
+
+    def __init__(self) -> None:
+        self.recorded: Counter[str] = Counter()  # id -> verdicts the dashboard recorded for it
+        self.sent_to_judge: Counter[str] = Counter()  # id -> judge requests the lb sent for it
+
+    def see(self, e: TraceEvent) -> None:
+        if e.kind == "status" and e["node"] == "dashboard" and "recorded" in e["fields"]:
+            self.recorded[str(e["fields"]["recorded"])] += 1
+        elif e.kind == "send" and e["body"].get("type") == "judge":
+            self.sent_to_judge[str(e["body"].get("id"))] += 1
+
+    def judged_again(self) -> int:
+        """How many judge requests went to a submission that had been sent to a judge before."""
+        return sum(self.sent_to_judge.values()) - len(self.sent_to_judge)
+
+
+async def scenario(cluster: Cluster, *, duration: float) -> ScenarioResult:
+    happened: list[str] = []
+    tally = Tally()
+    cluster.trace.subscribe(tally.see)
+    with trio.move_on_after(duration):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(break_things, cluster, happened)
+            await cluster.wait_for_status("client", lambda status: status.get("done") is True)
+            nursery.cancel_scope.cancel()
+    status = cluster.status_of("client")
+    accepted, right, wrong = (status.get(k, 0) for k in ("accepted", "right", "wrong"))
+    if wrong:
+        return ScenarioResult.failed(
+            f"{wrong} of {right + wrong} verdicts were wrong (see the client's warnings)"
+        )
+    if not status.get("done"):
+        pending = status.get("pending", [])
+        return ScenarioResult.failed(
+            f"after {duration:g} s the client had {right} verdicts; still without one: "
+            f"{', '.join(pending) or 'none'} (of {accepted} accepted submissions)"
+        )
+    # With one process per node, the dashboard's status events reach the trace through its own
+    # pipe: the client's "done" can come first. Let them arrive.
+    with trio.move_on_after(SETTLE_SECONDS):
+        await cluster.wait_until(lambda: len(tally.recorded) >= accepted)
+    twice = sorted(i for i, n in tally.recorded.items() if n > 1)
+    if twice:
+        return ScenarioResult.failed(f"the dashboard recorded a verdict twice for {twice}")
+    return ScenarioResult.ok(
+        f"all {accepted} accepted submissions judged right, each recorded once, by "
+        f"t={cluster.now():.2f} s ({tally.judged_again()} judged again after a failure). "
+        + "; ".join(happened)
+    )
