@@ -161,48 +161,86 @@ class Shape(Protocol):
     def cut(self, cluster: Cluster, rng: random.Random) -> str: ...
 
 
-def _shuffled(cluster: Cluster, rng: random.Random) -> list[str]:
-    names = sorted(cluster.names)
+def _shuffled(cluster: Cluster, rng: random.Random, role: str | None = None) -> list[str]:
+    names = sorted(cluster.names if role is None else cluster.roster.with_role(role))
     rng.shuffle(names)
     return names
+
+
+def _split(cluster: Cluster, sides: dict[str, list[str]], *, role: str | None, words: str) -> None:
+    """Cut the sides apart. With ``role``, only the links between the sides are cut (by one-way
+    blocks, both ways): nodes of other roles (clients) still reach every side. Without, a
+    partition into named groups."""
+    if role is None:
+        cluster.network.partition(sides)
+        return
+    first, second = sides.values()
+    _block_between(cluster, first, second, words=words)
+
+
+def _block_between(cluster: Cluster, first: list[str], second: list[str], *, words: str) -> None:
+    """Cut every link between ``first`` and ``second``, both ways, and nothing else.
+
+    One state change, so the trace shows one fault event for the whole shape.
+    """
+    blocks = [BlockLink(a, b) for a in first for b in second]
+    blocks += [BlockLink(b, a) for a in first for b in second]
+    state = cluster.network.state
+    cluster.network.replace_state(
+        FaultState(state.default, state.overrides, (*state.cuts, *blocks)), f"partition: {words}"
+    )
+
+
+def _among(role: str | None) -> str:
+    return "" if role is None else f" of the {role} nodes"
 
 
 def _words(nodes: Sequence[str]) -> str:
     return ", ".join(sorted(nodes))
 
 
-def _too_few(shape: Shape, needed: int, cluster: Cluster) -> str:
-    return (
-        f"skipped partition ({shape.description}): it needs {needed} nodes, "
-        f"the cluster has {len(cluster.names)}"
-    )
+def _too_few(shape: Shape, needed: int, have: int) -> str:
+    return f"skipped partition ({shape.description}): it needs {needed} nodes, there are {have}"
 
 
 @dataclass(frozen=True)
 class _Halves:
-    description: str = "halves"
+    role: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"halves{_among(self.role)}"
 
     def cut(self, cluster: Cluster, rng: random.Random) -> str:
-        names = _shuffled(cluster, rng)
+        names = _shuffled(cluster, rng, self.role)
         if len(names) < 2:
-            return _too_few(self, 2, cluster)
+            return _too_few(self, 2, len(names))
         first, second = sorted(names[: len(names) // 2]), sorted(names[len(names) // 2 :])
-        cluster.network.partition({"half-1": first, "half-2": second})
-        return f"split into halves: {_words(first)} | {_words(second)}"
+        words = f"split into halves{_among(self.role)}: {_words(first)} | {_words(second)}"
+        _split(cluster, {"half-1": first, "half-2": second}, role=self.role, words=words)
+        return words
 
 
 @dataclass(frozen=True)
 class _MajorityMinority:
-    description: str = "majority/minority"
+    role: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"majority/minority{_among(self.role)}"
 
     def cut(self, cluster: Cluster, rng: random.Random) -> str:
-        names = _shuffled(cluster, rng)
+        names = _shuffled(cluster, rng, self.role)
         if len(names) < 3:
-            return _too_few(self, 3, cluster)
+            return _too_few(self, 3, len(names))
         size = len(names) // 2 + 1
         majority, minority = sorted(names[:size]), sorted(names[size:])
-        cluster.network.partition({"majority": majority, "minority": minority})
-        return f"split into majority {_words(majority)} | minority {_words(minority)}"
+        words = (
+            f"split{_among(self.role)} into majority {_words(majority)} | minority "
+            f"{_words(minority)}"
+        )
+        _split(cluster, {"majority": majority, "minority": minority}, role=self.role, words=words)
+        return words
 
 
 @dataclass(frozen=True)
@@ -212,19 +250,11 @@ class _Bridge:
     def cut(self, cluster: Cluster, rng: random.Random) -> str:
         names = _shuffled(cluster, rng)
         if len(names) < 3:
-            return _too_few(self, 3, cluster)
+            return _too_few(self, 3, len(names))
         bridge, rest = names[0], names[1:]
         left, right = sorted(rest[: len(rest) // 2]), sorted(rest[len(rest) // 2 :])
-        # One cut per direction of every left-right link; the bridge is in none of them. One
-        # state change, so the trace shows one fault event for the whole shape.
-        blocks = [BlockLink(a, b) for a in left for b in right]
-        blocks += [BlockLink(b, a) for a in left for b in right]
-        state = cluster.network.state
         words = f"split {_words(left)} | {_words(right)}, with {bridge} as a bridge to both"
-        cluster.network.replace_state(
-            FaultState(state.default, state.overrides, (*state.cuts, *blocks)),
-            f"partition: {words}",
-        )
+        _block_between(cluster, left, right, words=words)  # the bridge is on neither side
         return words
 
 
@@ -257,14 +287,22 @@ class _Groups:
         return f"partitioned {self.description}"
 
 
-def halves() -> Shape:
-    """Two groups as equal as possible (the odd node out goes to the second), drawn at random."""
-    return _Halves()
+def halves(*, role: str | None = None) -> Shape:
+    """Two groups as equal as possible (the odd node out goes to the second), drawn at random.
+
+    With ``role``, only the nodes of that role are split, and only the links between the two
+    sides are cut: the other nodes (clients, say) still reach both sides.
+    """
+    return _Halves(role)
 
 
-def majority_minority() -> Shape:
-    """A strict majority (3 of 5, 3 of 4) and the rest, drawn at random; needs 3 nodes."""
-    return _MajorityMinority()
+def majority_minority(*, role: str | None = None) -> Shape:
+    """A strict majority (3 of 5, 3 of 4) and the rest, drawn at random; needs 3 nodes.
+
+    ``majority_minority(role="replica")``: a majority of the replicas, whatever other nodes
+    the cluster has; those others still reach both sides.
+    """
+    return _MajorityMinority(role)
 
 
 def bridge() -> Shape:

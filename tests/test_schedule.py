@@ -313,13 +313,42 @@ def test_each_partition_shape_cuts_the_expected_links() -> None:
     run(ECHOES, body)
 
 
+def test_a_shape_of_one_role_splits_that_role_and_leaves_the_others_in_touch() -> None:
+    """majority_minority(role="worker"): the workers split 3 | 1; the servers reach all."""
+
+    async def body(cluster: Cluster) -> None:
+        schedule = FaultSchedule(cluster, seed=3)
+        words = await schedule.fire(partition(majority_minority(role="worker")))
+        workers = cluster.roster.with_role("worker")
+        blocked = blocked_pairs(cluster)
+        minority = [w for w in workers if sum((w, other) in blocked for other in workers) == 3]
+        majority = [w for w in workers if w not in minority]
+        assert (len(majority), len(minority)) == (3, 1)
+        assert blocked == across(majority, minority)  # s1 and s2 reach every worker
+        assert words == (
+            f"split of the worker nodes into majority {', '.join(majority)} | minority "
+            f"{minority[0]}"
+        )
+        assert fault_changes(cluster)[-1][1] == f"partition: {words}"
+        await schedule.fire(heal())
+        await schedule.fire(partition(halves(role="worker")))
+        blocked = blocked_pairs(cluster)
+        assert len(blocked) == 2 * 2 * 2  # 2 workers x 2 workers, both ways
+        assert not {node for pair in blocked for node in pair} & {"s1", "s2"}
+
+    run(WORKERS, body)
+
+
 def test_shapes_that_need_more_nodes_are_skipped() -> None:
     two = make_spec(("a", "node", Echo), ("b", "node", Echo))
 
     async def body(cluster: Cluster) -> None:
         schedule = FaultSchedule(cluster, seed=1)
         assert await schedule.fire(partition(bridge())) == (
-            "skipped partition (bridge): it needs 3 nodes, the cluster has 2"
+            "skipped partition (bridge): it needs 3 nodes, there are 2"
+        )
+        assert await schedule.fire(partition(majority_minority(role="node"))) == (
+            "skipped partition (majority/minority of the node nodes): it needs 3 nodes, there are 2"
         )
         assert await schedule.fire(partition(isolated(random_node("server")))) == (
             "skipped partition (isolate a random server): no node matched"
