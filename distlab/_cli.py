@@ -322,8 +322,10 @@ def _fix_hash_seed(argv: Sequence[str] | None) -> None:
 
 
 def _list(console: Console) -> int:
-    for lab in list_labs():
-        console.print(f"{lab.number:>3}  {lab.slug:<24} {lab.title}")
+    labs = list_labs()
+    width = max((len(lab.slug) for lab in labs), default=0)
+    for lab in labs:
+        console.print(f"{lab.number:>3}  {lab.slug:<{width}}  {lab.title}", soft_wrap=True)
     return EXIT_OK
 
 

@@ -51,11 +51,12 @@ def test_version_and_help_document_every_command() -> None:
         assert flag in run_help
 
 
-def test_list_shows_lab_zero() -> None:
+def test_list_shows_every_lab_one_line_each() -> None:
     result = distlab("list")
     assert result.returncode == 0
-    assert "0  00-ping" in result.stdout
-    assert "Ping" in result.stdout
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(list_labs())  # one line each, however long the title
+    assert lines[0].split()[:3] == ["0", "00-ping", "Ping:"]
 
 
 @pytest.mark.parametrize("lab", ["0", "00-ping", "ping"])

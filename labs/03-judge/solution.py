@@ -168,7 +168,7 @@ class Queue(Node):
     def save(self) -> None:
         """Write every submission kept to durable storage; it survives a crash once this returns.
 
-        A list keeps their order (storage sorts the keys of a dict).
+        As a list, in arrival order: the oldest is handed out first, after a restart too.
         """
         # SOLUTION: put the submissions, as a list in arrival order, in storage
         self.storage.put("submissions", list(self.submissions.values()))
