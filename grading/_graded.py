@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeAlias
 import trio
 
 from distlab import (
+    ConfigError,
     DistlabError,
     ImplementationError,
     Message,
@@ -145,6 +146,11 @@ class LabRun:
 
     async def client(self, cluster: Cluster, name: str = "client-1") -> Client:
         """Add a client node to the cluster and return a Client that drives it."""
+        if name in cluster.roster:
+            raise ConfigError(
+                f"run.client: the cluster already has a node named {name!r} (one of the lab's "
+                f'own): name the test\'s client, e.g. run.client(cluster, name="user-1")'
+            )
         await cluster.spawn(name, role="harness-client", node_class=_ClientNode)
         for _ in range(100):  # the node object is created by its own task, a tick later
             if cluster.state(name) == "up" and _has_object(cluster, name):

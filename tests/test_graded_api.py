@@ -109,3 +109,15 @@ def test_tui_columns_in_lab_toml_are_checked(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"\[tui\]: 'columns' must be a list of status field"):
         load_lab(lab_dir)
+
+
+def test_a_test_client_named_like_a_labs_node_is_a_clear_error() -> None:
+    run = LabRun(lab=find_lab("4"), impl=None, seed=1, runtime="sim", trace_path=None)
+
+    async def body() -> None:
+        async with run.cluster(config={"client_turns": 0}) as cluster:
+            with pytest.raises(ConfigError, match="already has a node named 'client-1'"):
+                await run.client(cluster)
+            assert (await run.client(cluster, name="user-1")).name == "user-1"
+
+    run_simulated(body, seed=1)
