@@ -25,6 +25,7 @@ from ._grader import GradeOptions, grade
 from ._history import History, Op
 from ._results import CheckFailed, GradeReport, SeedResult, TestResult
 from ._schedule import FaultSchedule
+from ._waits import first_event
 
 __all__ = [
     "CheckFailed",
@@ -45,6 +46,7 @@ __all__ = [
     "exactly_once",
     "expect_equal",
     "faults",
+    "first_event",
     "grade",
     "graded",
     "heal_time",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import trio
-from nodes import Echo, Pinger
+from nodes import Echo, Fragile, Pinger
 
 from distlab import ClusterSpec, NodeSpec, TraceEvent, open_cluster, run_simulated
 from grading._checks import (
@@ -26,6 +26,7 @@ from grading._checks import (
 )
 from grading._history import History
 from grading._results import CheckFailed
+from grading._waits import first_event
 
 
 class Trace:
@@ -589,3 +590,41 @@ def test_the_pinger_recovers_within_a_second_of_the_heal_in_the_simulator() -> N
         what="a pong during the partition",
     )
     assert "by t=0.900 s" in message and f"pongs={before['pongs']}" in message
+
+
+# -- waiting on the trace --------------------------------------------------------------------
+
+
+def test_first_event_finds_past_and_future_events_and_stops_at_a_crash() -> None:
+    spec = ClusterSpec((NodeSpec("echo", "echo", Echo), NodeSpec("pinger", "pinger", Pinger)))
+
+    def pongs(n: int) -> Callable[[TraceEvent], bool]:
+        return lambda e: e.kind == "status" and e["fields"].get("pongs") == n
+
+    async def main() -> None:
+        async with open_cluster(spec, seed=1, placement="sim") as cluster:
+            third = await first_event(cluster, pongs(3), seconds=5)  # still to come
+            assert third is not None and cluster.status_of("pinger")["pongs"] >= 3
+            assert await first_event(cluster, pongs(3), seconds=0) is third  # already there
+            began = trio.current_time()
+            assert await first_event(cluster, pongs(-1), seconds=2) is None  # never
+            assert trio.current_time() - began == pytest.approx(2)
+            await cluster.crash("echo")  # a deliberate crash is not a failure
+            assert await first_event(cluster, pongs(-1), seconds=0.1) is None
+
+    run_simulated(main, seed=1)
+
+
+def test_first_event_fails_at_once_when_a_node_crashes_by_itself() -> None:
+    spec = ClusterSpec((NodeSpec("echo", "echo", Fragile), NodeSpec("pinger", "pinger", Pinger)))
+
+    async def main() -> None:
+        async with open_cluster(spec, seed=1, placement="sim") as cluster:
+            began = trio.current_time()
+            with pytest.raises(CheckFailed, match="echo crashed at"):
+                await first_event(cluster, lambda e: False, seconds=60)
+            assert trio.current_time() - began < 1  # not the whole minute
+            with pytest.raises(CheckFailed, match="echo crashed at"):  # nor after the fact
+                await first_event(cluster, lambda e: False, seconds=60)
+
+    run_simulated(main, seed=1)

@@ -13,13 +13,11 @@ in both.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import trio
-
 from distlab import Cluster, TraceEvent
-from grading import CheckFailed, LabRun, expect_equal, graded, no_crashes
+from grading import CheckFailed, LabRun, expect_equal, first_event, graded, no_crashes
 
 #: The words the tests' documents are made of.
 VOCABULARY = (
@@ -175,47 +173,12 @@ def story(cluster: Cluster, job: str) -> str:
 # -- waiting, and checking -----------------------------------------------------------------------
 
 
-async def first_event(
-    cluster: Cluster, predicate: Callable[[TraceEvent], bool], seconds: float
-) -> TraceEvent | None:
-    """The first trace event that fits (recorded already, or within ``seconds``), or None.
-
-    A node that crashes by itself (its code raised) ends the wait at once, with a failure that
-    shows the crash's traceback: nothing good can come of waiting longer.
-    """
-
-    def fits(e: TraceEvent) -> bool:
-        if e.kind == "crash" and not str(e.get("reason", "")).startswith("crashed on purpose"):
-            return True
-        return predicate(e)
-
-    found = next((e for e in cluster.trace.events if fits(e)), None)
-    if found is None:
-        arrived = trio.Event()
-
-        def watch(e: TraceEvent) -> None:
-            nonlocal found
-            if found is None and fits(e):
-                found = e
-                arrived.set()
-
-        unsubscribe = cluster.trace.subscribe(watch)
-        try:
-            with trio.move_on_after(seconds):
-                await arrived.wait()
-        finally:
-            unsubscribe()
-    if found is not None and found.kind == "crash" and not predicate(found):
-        no_crashes(cluster.trace.events)  # raises, naming the crash, with its traceback
-    return found
-
-
 async def wait_for_results(cluster: Cluster, seconds: float) -> None:
     """Wait until the client has every result; fail, telling the job's story, if not soon."""
     done = await first_event(
         cluster,
         lambda e: e.kind == "status" and e["node"] == "client" and e["fields"].get("done") is True,
-        seconds,
+        seconds=seconds,
     )
     if done is not None:
         return

@@ -28,6 +28,7 @@ from grading import (
     effects_from_status,
     exactly_once,
     expect_equal,
+    first_event,
     graded,
     no_crashes,
     within,
@@ -243,22 +244,6 @@ async def wait_for_events(
 
 def _deliberate(e: TraceEvent) -> bool:
     return str(e.get("reason", "")).startswith("crashed on purpose")
-
-
-async def first_event(
-    cluster: Cluster, predicate: Callable[[TraceEvent], bool], seconds: float
-) -> TraceEvent | None:
-    """The first trace event that fits (recorded already, or within ``seconds``), or None."""
-    found: list[TraceEvent] = []
-
-    def first() -> bool:
-        if not found:
-            found.extend(e for e in cluster.trace.events if predicate(e))
-        return bool(found)
-
-    with trio.move_on_after(seconds):
-        await wait_for_events(cluster, predicate, until=first)
-    return found[0] if found else None
 
 
 def judges(cluster: Cluster) -> list[str]:
