@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -283,10 +284,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run_cli(argv))
 
 
+#: Columns of output that goes to a file or a CI log rather than a terminal (rich would use 80,
+#: and wrap the grade table's test names).
+PIPED_WIDTH = 120
+
+
+def _width(stream: TextIO) -> int | None:
+    """The terminal's width (None: rich finds it), else $COLUMNS, else PIPED_WIDTH."""
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return PIPED_WIDTH
+
+
 def run_cli(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    console = Console(highlight=False, width=_width(sys.stdout))
+    errors = Console(stderr=True, highlight=False, width=_width(sys.stderr))
     try:
         if args.command == "list":
             return _list(console)
