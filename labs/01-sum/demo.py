@@ -39,6 +39,7 @@ async def scenario(cluster: Cluster, *, duration: float) -> ScenarioResult:
             nursery.start_soon(crash_and_restart, cluster)
             await cluster.wait_for_status("client", lambda status: status.get("done") is True)
             nursery.cancel_scope.cancel()
+    await cluster.settle()  # with one process per node, each ships its events through a pipe
     status = cluster.status_of("client")
     right, wrong = status.get("right", 0), status.get("wrong", 0)
     if wrong:

@@ -18,8 +18,6 @@ QUEUE_CRASH_AT = 0.6
 QUEUE_RESTART_AT = 0.9
 PAUSE_AT = 1.4  # another judge freezes (a hung process) ...
 PAUSE_FOR = 0.6  # ... for this long
-#: How long to wait for the trace to catch up with what the client reported (--processes).
-SETTLE_SECONDS = 2.0
 
 
 def judging(cluster: Cluster) -> list[str]:
@@ -110,9 +108,8 @@ async def scenario(cluster: Cluster, *, duration: float) -> ScenarioResult:
             f"{', '.join(pending) or 'none'} (of {accepted} accepted submissions)"
         )
     # With one process per node, the dashboard's status events reach the trace through its own
-    # pipe: the client's "done" can come first. Let them arrive.
-    with trio.move_on_after(SETTLE_SECONDS):
-        await cluster.wait_until(lambda: len(tally.recorded) >= accepted)
+    # pipe: the client's "done" can come first.
+    await cluster.settle()
     twice = sorted(i for i, n in tally.recorded.items() if n > 1)
     if twice:
         return ScenarioResult.failed(f"the dashboard recorded a verdict twice for {twice}")
