@@ -112,7 +112,7 @@ def _why(test: TestResult, failure: SeedResult | None) -> str:
 
 
 def _failing_seeds(test: TestResult) -> list[int]:
-    return [s.seed for s in test.seeds if s.outcome != "passed"]
+    return [s.seed for s in test.seeds if s.outcome not in ("passed", "not_run")]
 
 
 def _test_heading(test: TestResult) -> str:
@@ -135,7 +135,10 @@ def failure_block(test: TestResult) -> list[str]:
     if failure is None:
         return lines
     failing = _failing_seeds(test)
-    tally = f"{len(failing)} of {len(test.seeds)} seeds run failed"
+    ran = sum(s.outcome != "not_run" for s in test.seeds)
+    tally = f"{len(failing)} of {ran} seeds run failed"
+    if ran < test.seeds_planned:
+        tally += f", {test.seeds_planned - ran} not run"
     if len(failing) > 1:
         tally += ": " + ", ".join(str(s) for s in failing[:_FAILING_SEEDS_SHOWN])
         tally += ", …" if len(failing) > _FAILING_SEEDS_SHOWN else ""

@@ -15,7 +15,7 @@ import pytest
 from distlab import read_trace
 from distlab._labs import Lab, list_labs
 from grading import GradeOptions, grade
-from grading._reports import seeds_summary
+from grading._reports import failure_lines, seeds_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = Path(__file__).resolve().parent / "impls"
@@ -231,6 +231,11 @@ def test_fail_fast_stops_a_test_at_its_first_failing_seed(tmp_path: Path) -> Non
     assert test.outcome == "failed" and test.score == 0
     assert f"--fail-fast stopped this test at seed {test.seeds[first].seed}" in (
         test.seeds[-1].message
+    )
+    not_run = len(outcomes) - first - 1
+    seed = test.seeds[first].seed
+    assert f"  seed: {seed} (1 of {first + 1} seeds run failed, {not_run} not run)" in (
+        failure_lines(report)
     )
     assert seeds_summary(test).startswith(f"{first}/{first + 1} (")
     assert seeds_summary(test).endswith(f"), {len(outcomes) - first - 1} not run")
