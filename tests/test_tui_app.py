@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import RichLog
+from textual.widgets.data_table import CellDoesNotExist
 
 from distlab._cluster import Cluster, Placement
 from distlab._labs import find_lab
@@ -430,7 +431,7 @@ def test_a_labs_status_fields_get_columns_of_their_own() -> None:
 
     model = ClusterModel()
     nodes = {"replica-1": "replica", "replica-2": "replica"}
-    faults = {"default": {}, "overrides": [], "cuts": []}
+    faults: dict[str, Any] = {"default": {}, "overrides": [], "cuts": []}
     start = {"nodes": nodes, "config": {}, "faults": faults, "summary": ""}
     model.apply(TraceEvent(1, 0.0, "run_start", start))
     for seq, (node, fields) in enumerate(
@@ -460,5 +461,36 @@ def test_a_labs_status_fields_get_columns_of_their_own() -> None:
                 "votes=3",  # the fields with columns are left out of the status
             ]
             assert [c.plain for c in table.get_row("replica-2")][2:6] == ["follower", "3", "-", ""]
+
+    asyncio.run(main())
+
+
+def test_labs_3_and_4_show_queue_depth_roles_terms_and_lock_holders() -> None:
+    """The lab's own columns, live: the queue's depth (lab 3); role, term, holder (lab 4)."""
+
+    def cell(app: LabApp, node: str, column: str) -> str:
+        try:
+            return app.query_one(NodesTable).get_cell(node, f"field:{column}").plain
+        except (KeyError, CellDoesNotExist):  # the row, or the column, is not there yet
+            return ""
+
+    async def main() -> None:
+        judge = LabApp(find_lab("3"), impl=None, placement="sim", seed=1)
+        async with judge.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: cell(judge, "queue", "depth").isdigit(), "the depth")
+        chubby = LabApp(find_lab("4"), impl=None, placement="sim", seed=1)
+        async with chubby.run_test(size=SIZE) as pilot:
+            replicas = [f"replica-{i}" for i in range(1, 6)]
+
+            def leader() -> str | None:
+                leading = [r for r in replicas if cell(chubby, r, "role") == "leader"]
+                return leading[0] if leading else None
+
+            await until(pilot, lambda: leader() is not None, "a leader in the role column")
+            lead = leader()
+            assert lead is not None and cell(chubby, lead, "term").isdigit()
+            await until(
+                pilot, lambda: cell(chubby, lead, "holder").startswith("client-"), "a holder"
+            )
 
     asyncio.run(main())
