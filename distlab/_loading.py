@@ -1,4 +1,10 @@
-"""Loading student code by file path, with one clear message when it fails to import."""
+"""Loading student code by file path, with one clear message when it fails to import.
+
+A file is imported once and then shared (a lab's solution is imported by its mutants, its
+demo's nodes by the cluster). Between two graded runs the grader forgets the modules
+(``forget_loaded``): state a student keeps at module level must not carry over from one seed to
+the next, or a seed replayed alone would not be the seed that failed.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,27 @@ import hashlib
 import importlib.util
 import sys
 import traceback
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 
 from ._errors import ImplementationError
 from ._node import Node
+
+_PREFIX = "distlab_impl_"
+
+
+def _module_name(path: Path) -> str:
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
+    return f"{_PREFIX}{path.stem.replace('-', '_')}_{digest}"
+
+
+def forget_loaded(*, keep: Collection[Path] = ()) -> None:
+    """Forget every module ``load_module`` imported (but those of ``keep``): the next
+    ``load_module`` of their files runs them afresh."""
+    kept = {_module_name(path.resolve()) for path in keep}
+    for name in [n for n in sys.modules if n.startswith(_PREFIX) and n not in kept]:
+        del sys.modules[name]
 
 
 def load_module(path: Path) -> ModuleType:
@@ -18,8 +40,7 @@ def load_module(path: Path) -> ModuleType:
     path = path.resolve()
     if not path.is_file():
         raise ImplementationError(f"{path}: no such file (check the --impl path)")
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
-    name = f"distlab_impl_{path.stem.replace('-', '_')}_{digest}"
+    name = _module_name(path)
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

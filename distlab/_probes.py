@@ -21,7 +21,11 @@ from typing import Any
 
 from ._node import Node
 
-_TIME_FUNCTIONS = ("time", "time_ns")
+_TIME_FUNCTIONS = (
+    *("time", "time_ns"),
+    *("monotonic", "monotonic_ns"),
+    *("perf_counter", "perf_counter_ns"),
+)
 _RANDOM_FUNCTIONS = (
     "random",
     "randint",

@@ -19,6 +19,7 @@ import trio
 from ._cluster import Placement, open_cluster
 from ._faults import FaultState
 from ._labs import find_lab
+from ._loading import forget_loaded
 from ._sim import run_simulated
 from ._trace import TraceEvent
 
@@ -53,6 +54,7 @@ class RunOutcome:
 def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
     """Run the lab's scenario once; ``log`` gets batches of events while it runs."""
     lab = find_lab(request.lab)
+    forget_loaded()  # a sweep runs many seeds in one process: each on freshly loaded code
     spec = lab.cluster_spec(request.impl)
     scenario = lab.scenario()
     duration = request.duration or lab.duration

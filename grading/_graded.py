@@ -34,6 +34,7 @@ from distlab import (
 from distlab._cluster import Cluster, Placement, open_cluster
 from distlab._faults import FaultState
 from distlab._labs import Lab, load_lab
+from distlab._loading import forget_loaded
 from distlab._seeds import derived_rng
 from distlab._sim import run_simulated
 from distlab._trace import CHECK_FAILED, CRASH, TraceEvent, read_trace
@@ -193,6 +194,7 @@ class GradedTest:
     ) -> SeedResult:
         """Run the body once on ``seed``; never raises for anything the implementation does."""
         trace = trace_dir / f"{self.name}-seed{seed}.jsonl" if trace_dir else None
+        forget_loaded(keep=[self.source])  # this seed runs the student's code afresh
         run = LabRun(
             lab=lab or self.lab(), impl=impl, seed=seed, runtime=self.runtime, trace_path=trace
         )

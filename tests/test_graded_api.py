@@ -10,6 +10,7 @@ import trio
 from distlab import ConfigError, run_simulated
 from distlab._labs import find_lab, load_lab
 from grading import CheckFailed, LabRun, latency_percentile, messages_per_operation
+from grading._grader import discover
 
 
 def lab_run(seed: int = 1) -> LabRun:
@@ -121,3 +122,38 @@ def test_a_test_client_named_like_a_labs_node_is_a_clear_error() -> None:
             assert (await run.client(cluster, name="user-1")).name == "user-1"
 
     run_simulated(body, seed=1)
+
+
+STATEFUL_IMPL = '''
+"""Lab 0's solution, with a module-level list: state that outlives one run if the module does."""
+
+from pathlib import Path
+
+from distlab._loading import load_module
+
+solution = load_module(Path({solution!r}))
+STARTS: list[str] = []
+
+PingServer = solution.PingServer
+
+
+class PingClient(solution.PingClient):
+    async def on_start(self) -> None:
+        STARTS.append(self.id)
+        if len(STARTS) > 1:
+            raise RuntimeError(f"this module saw {{len(STARTS)}} client starts")
+        await super().on_start()
+'''
+
+
+def test_each_seed_runs_on_freshly_loaded_student_code(tmp_path: Path) -> None:
+    """Module state must not leak from one seed to the next, or ``--seed N`` alone would not
+    replay seed N of a full run."""
+    lab = find_lab("0")
+    impl = tmp_path / "stateful.py"
+    impl.write_text(STATEFUL_IMPL.format(solution=str(lab.solution)), encoding="utf-8")
+    [test] = [t for t in discover(lab) if t.name == "test_all_pongs_arrive"]
+    lab.cluster_spec(impl)  # as the grading worker does first: the module is loaded once here
+    for seed in (1, 2, 3):
+        result = test.run_seed(seed, impl=impl, lab=lab)
+        assert result.outcome == "passed", result.message

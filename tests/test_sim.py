@@ -245,3 +245,26 @@ def test_replay_prints_a_trace_filtered(tmp_path: Path) -> None:
     assert 0 < shown < total
     missing = distlab("replay", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "no such trace file" in missing.stderr
+
+
+def test_check_determinism_catches_a_clock_imported_by_name(tmp_path: Path) -> None:
+    """``from time import monotonic`` binds the function when the file is imported: the probe
+    sees it because each run imports the student's file afresh, inside the probe."""
+    impl = tmp_path / "impl.py"
+    impl.write_text(
+        "from time import monotonic\n"
+        "from distlab import Node\n"
+        f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+        "from nodes import Echo as PingServer\n\n\n"
+        "class PingClient(Node):\n"
+        "    async def on_start(self) -> None:\n"
+        "        self.status(started=monotonic())\n",
+        encoding="utf-8",
+    )
+    result = distlab(
+        "run", "0", "--sim", "--seed", "1", "--duration", "1", "--impl", str(impl),
+        "--check-determinism",
+    )  # fmt: skip
+    assert result.returncode == 1
+    out = " ".join(result.stdout.split())
+    assert "node client called time.monotonic() at" in out and "impl.py:10" in out
