@@ -150,6 +150,18 @@ class Contest:
             return
         self.fail_on_missing_verdicts(began)
 
+    async def expect_every_verdict(self, client: Client, *, after: str = "") -> None:
+        """Every accepted submission judged in time, right, and recorded once; no node of the
+        implementation crashed by itself. ``after`` says what the test broke, first thing in a
+        failure to wait in time (``"judge-2 crashed at t=0.412 s."``)."""
+        try:
+            await self.wait_for_verdicts()
+        except CheckFailed as error:
+            raise CheckFailed(f"{after} {error}" if after else str(error)) from None
+        await self.check_verdicts(client)
+        self.check_each_recorded_once()
+        no_crashes(self.cluster.trace.events)
+
     def fail_on_missing_verdicts(self, began: float) -> None:
         missing = sorted(set(self.accepted) - self.recorded(), key=_natural)
         stories = "; ".join(self.story(i) for i in missing[:3])
@@ -267,10 +279,7 @@ async def test_every_submission_gets_the_right_verdict(run: LabRun) -> None:
             await contest.submit(client, make_submission(run, problem))
         unknown = {"type": "submit", "problem": "no-such-problem", "answers": ["1"]}
         await contest.submit(client, unknown)
-        await contest.wait_for_verdicts()
-        await contest.check_verdicts(client)
-        contest.check_each_recorded_once()
-        no_crashes(cluster.trace.events)
+        await contest.expect_every_verdict(client)
 
 
 @graded(points=2, seeds=100, budget=150)
@@ -326,16 +335,11 @@ async def test_a_judge_crashing_mid_judging_loses_nothing(run: LabRun) -> None:
             victim, doing = str(busy["node"]), cluster.status_of(str(busy["node"])).get("judging")
             await cluster.crash(victim)  # for good: it does not come back
             crashed_at = cluster.now()
-        try:
-            await contest.wait_for_verdicts()
-        except CheckFailed as error:
-            raise CheckFailed(
-                f"{victim} crashed at t={crashed_at:.3f} s while judging {doing}, and never "
-                f"came back. {error}"
-            ) from None
-        await contest.check_verdicts(client)
-        contest.check_each_recorded_once()
-        no_crashes(cluster.trace.events)
+        await contest.expect_every_verdict(
+            client,
+            after=f"{victim} crashed at t={crashed_at:.3f} s while judging {doing}, and never "
+            "came back.",
+        )
 
 
 @graded(points=3, seeds=100, budget=150)
@@ -369,16 +373,11 @@ async def test_the_queue_survives_a_crash_and_restart(run: LabRun) -> None:
             await trio.sleep(run.random.uniform(0.1, 0.4))
             await cluster.restart("queue")
             restarted_at = cluster.now()
-        try:
-            await contest.wait_for_verdicts()
-        except CheckFailed as error:
-            raise CheckFailed(
-                f"the queue crashed at t={crashed_at:.3f} s with {waiting} or more submissions "
-                f"waiting in it, and restarted at t={restarted_at:.3f} s. {error}"
-            ) from None
-        await contest.check_verdicts(client)
-        contest.check_each_recorded_once()
-        no_crashes(cluster.trace.events)
+        await contest.expect_every_verdict(
+            client,
+            after=f"the queue crashed at t={crashed_at:.3f} s with {waiting} or more "
+            f"submissions waiting in it, and restarted at t={restarted_at:.3f} s.",
+        )
 
 
 @graded(points=2, seeds=100, budget=150)
@@ -582,10 +581,7 @@ async def test_on_real_sockets(run: LabRun) -> None:
         await contest.submit_all(client, [make_submission(run) for _ in range(4)])
         await cluster.crash(run.random.choice(judges(cluster)))
         await contest.submit_all(client, [make_submission(run) for _ in range(4)])
-        await contest.wait_for_verdicts()
-        await contest.check_verdicts(client)
-        contest.check_each_recorded_once()
-        no_crashes(cluster.trace.events)
+        await contest.expect_every_verdict(client)
 
 
 # -- efficiency (hidden) ----------------------------------------------------------------------
