@@ -11,6 +11,7 @@ live (``runtime="live"``). The test passes only if every seed passes.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import time
@@ -134,12 +135,32 @@ class LabRun:
             seed=self.seed,
             placement=placement,
             faults=faults,
-            trace_path=self.trace_path if not self.clusters else None,
+            trace_path=self._trace_file_now(),
         ) as cluster:
             self.clusters.append(cluster)
             if fault_settings:
                 cluster.network.set_faults(**fault_settings)
             yield cluster
+
+    def _trace_file_now(self) -> Path | None:
+        """Where the first cluster writes its trace as it runs: live runs only.
+
+        A simulated run keeps every event in memory anyway, and most seeds pass: their trace is
+        written only if they fail (``write_kept_trace``), which spares each passing seed the
+        encoding of every event.
+        """
+        if self.clusters or self.runtime == "sim":
+            return None
+        return self.trace_path
+
+    def write_kept_trace(self) -> None:
+        """Write the first cluster's trace to ``trace_path``, if it was kept in memory."""
+        if self.trace_path is None or self.runtime != "sim" or not self.clusters:
+            return
+        self.trace_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.trace_path.open("w", encoding="utf-8") as f:
+            for event in self.clusters[0].trace.events:
+                f.write(event.to_json() + "\n")
 
     def schedule(self, cluster: Cluster) -> FaultSchedule:
         """A fault schedule for ``cluster``, seeded with this run's seed (see grading.faults)."""
@@ -219,6 +240,8 @@ class GradedTest:
                 trace.unlink(missing_ok=True)
             return SeedResult(seed, "passed", "", seconds, events)
         kept = None
+        with contextlib.suppress(OSError, MemoryError):  # the verdict matters more than its trace
+            run.write_kept_trace()
         if trace is not None and trace.exists():
             _append_verdict(trace, self.name, message)
             kept = str(trace)
