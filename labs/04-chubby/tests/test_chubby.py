@@ -13,6 +13,7 @@ instead of running out of time.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -604,4 +605,41 @@ async def test_on_real_sockets(run: LabRun) -> None:
         await cluster.crash(leader)
         await must_acquire(bob, cluster, seconds=4.0, why=f"{leader}, the leader, crashed")
     check_one_holder_at_a_time(cluster.trace.events, ["user-1", "user-2"])
+    no_crashes(cluster.trace.events)
+
+
+# -- efficiency (hidden) --------------------------------------------------------------------------
+
+
+@graded(points=1, seeds=100, budget=150, visibility="hidden")
+async def test_a_stable_leader_costs_few_messages(run: LabRun) -> None:
+    """With a stable leader on a healthy network, a heartbeat round is one message each way per
+    follower: at most 12 messages between replicas per heartbeat interval (8, and some slack)."""
+    async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        leader = await leader_within(cluster, ELECTION_BOUND, what="from the start")
+        await trio.sleep(0.5)  # past the election's own messages
+        began = cluster.now()
+        await trio.sleep(2.0)
+        ended = cluster.now()
+        if agreed_leader(cluster) != leader:
+            raise CheckFailed(
+                f"{leader} was elected, but did not stay leader on a healthy network: at "
+                f"t={ended:.3f} s {describe(cluster)}"
+            )
+    names = set(replicas(cluster))
+    between = [
+        e
+        for e in cluster.trace.of_kind("send")
+        if began <= e.t < ended and e["src"] in names and e["dest"] in names
+    ]
+    intervals = (ended - began) / cluster.config["heartbeat_interval"]
+    if len(between) > 12 * intervals:
+        kinds = Counter(str(e["body"].get("type")) for e in between)
+        raise CheckFailed(
+            f"from t={began:.3f} s to t={ended:.3f} s, with {leader} leading and nothing "
+            f"failing, the replicas sent each other {len(between)} messages "
+            f"({', '.join(f'{n} {kind}' for kind, n in kinds.most_common())}): more than "
+            f"12 per heartbeat interval ({cluster.config['heartbeat_interval']:g} s). A round "
+            "costs one heartbeat and one reply per follower: 8 for five replicas"
+        )
     no_crashes(cluster.trace.events)
