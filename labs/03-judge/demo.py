@@ -65,11 +65,7 @@ async def break_things(cluster: Cluster, happened: list[str]) -> None:
 
 
 class Tally:
-    """Counts, event by event, what the summary reports.
-
-    It follows the trace as it grows rather than reading it at the end: the TUI runs the demo
-    with a trace that keeps no events in memory.
-    """
+    """Counts, event by event, what the summary reports (``cluster.trace.subscribe``)."""
 
     def __init__(self) -> None:
         self.recorded: Counter[str] = Counter()  # id -> verdicts the dashboard recorded for it
