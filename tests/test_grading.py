@@ -191,6 +191,9 @@ def test_results_are_written_when_the_grader_is_interrupted(tmp_path: Path) -> N
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        # A shell's background job ignores SIGINT, and so would the grader it starts: as from
+        # a terminal, let Ctrl-C through.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("distlab grade 00-ping")  # grading has begun
