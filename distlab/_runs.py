@@ -68,20 +68,23 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
             if simulated and log is not None and len(pending) >= SIM_LOG_BATCH:
                 _hand(log, pending)
 
-        async with open_cluster(
-            spec,
-            seed=request.seed,
-            placement=request.placement,
-            faults=FaultState.from_dict(request.faults),
-            trace_path=request.trace_path,
-        ) as cluster:
-            if log is not None:
-                cluster.trace.subscribe(collect)
-            async with trio.open_nursery() as nursery:
-                if log is not None and not simulated:
-                    nursery.start_soon(_feed_log_forever, log, pending)
-                result = await scenario(cluster, duration=duration)
-                nursery.cancel_scope.cancel()
+        # The log is fed from the very first event: the nodes' starts, and any node that
+        # crashes as it starts (a stub of the handout in its __init__).
+        async with (
+            open_cluster(
+                spec,
+                seed=request.seed,
+                placement=request.placement,
+                faults=FaultState.from_dict(request.faults),
+                trace_path=request.trace_path,
+                on_event=collect if log is not None else None,
+            ) as cluster,
+            trio.open_nursery() as nursery,
+        ):
+            if log is not None and not simulated:
+                nursery.start_soon(_feed_log_forever, log, pending)
+            result = await scenario(cluster, duration=duration)
+            nursery.cancel_scope.cancel()
         if log is not None:
             _hand(log, pending)
         events = cluster.trace.events

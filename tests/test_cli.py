@@ -112,6 +112,29 @@ def test_bad_input_gets_one_clear_error(args: list[str], message: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("placement", [[], ["--sim"]])
+def test_the_log_shows_a_node_that_crashes_as_it_starts(
+    tmp_path: Path, placement: list[str]
+) -> None:
+    """A handout's stub can crash a node in ``__init__``: the log's first lines must say so."""
+    impl = tmp_path / "impl.py"
+    impl.write_text(
+        "from distlab import Node\n\n\n"
+        "class PingServer(Node):\n"
+        "    def __init__(self) -> None:\n"
+        "        super().__init__()\n"
+        '        raise NotImplementedError("write this: see YOUR TASK above")\n\n\n'
+        "class PingClient(Node):\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    result = distlab("run", "0", "--impl", str(impl), "--duration", "1", *placement)
+    assert result.returncode == 1
+    out = " ".join(result.stdout.split())
+    assert "server CRASHED NotImplementedError in creating PingServer: write this" in out
+    assert f'File "{impl}", line 7, in __init__' in out
+
+
 def test_an_implementation_that_fails_to_import_gets_one_line(tmp_path: Path) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text("from distlab import Node\n\nclass PingServer(Node)\n    pass\n")
