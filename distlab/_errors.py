@@ -39,6 +39,13 @@ class NetworkError(Exception):
     """Base class for what the network does to a node: silence, mostly."""
 
 
+def error_words(exc: BaseException) -> str:
+    """``ConfigError: cannot pause judge-2: it is crashed, not up``; a group of one unwrapped."""
+    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        return error_words(exc.exceptions[0])
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 class RPCTimeoutError(NetworkError):
     """An RPC got no reply in time.
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._cluster import ClusterSpec, NodeSpec
-from ._errors import ConfigError, ImplementationError, LabNotFoundError
+from ._cluster import Cluster, ClusterSpec, NodeSpec
+from ._errors import ConfigError, ImplementationError, LabNotFoundError, error_words
 from ._loading import load_module, load_node_class
 
 SPEC_FILE = "lab.toml"
@@ -53,6 +53,15 @@ class ScenarioResult:
 
 
 Scenario = Callable[..., Awaitable[ScenarioResult]]
+
+
+async def play(scenario: Scenario, cluster: Cluster, *, duration: float) -> ScenarioResult:
+    """Run a demo scenario. One that raises (it is lab code) fails the run, in words: the
+    run's summary and the TUI report it; nothing crashes."""
+    try:
+        return await scenario(cluster, duration=duration)
+    except Exception as exc:
+        return ScenarioResult.failed(f"the demo scenario raised {error_words(exc)}")
 
 
 @dataclass(frozen=True)

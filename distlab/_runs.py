@@ -18,7 +18,7 @@ import trio
 
 from ._cluster import Placement, open_cluster
 from ._faults import FaultState
-from ._labs import find_lab
+from ._labs import find_lab, play
 from ._loading import forget_loaded
 from ._sim import run_simulated
 from ._trace import TraceEvent
@@ -83,7 +83,7 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
         ):
             if log is not None and not simulated:
                 nursery.start_soon(_feed_log_forever, log, pending)
-            result = await scenario(cluster, duration=duration)
+            result = await play(scenario, cluster, duration=duration)
             nursery.cancel_scope.cancel()
         if log is not None:
             _hand(log, pending)

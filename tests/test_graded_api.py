@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from distlab import ConfigError, run_simulated
-from distlab._labs import find_lab, load_lab
+from distlab import Cluster, ConfigError, ScenarioResult, open_cluster, run_simulated
+from distlab._labs import find_lab, load_lab, play
 from grading import CheckFailed, LabRun, latency_percentile, messages_per_operation
 from grading._grader import discover
 
@@ -157,3 +157,26 @@ def test_each_seed_runs_on_freshly_loaded_student_code(tmp_path: Path) -> None:
     for seed in (1, 2, 3):
         result = test.run_seed(seed, impl=impl, lab=lab)
         assert result.outcome == "passed", result.message
+
+
+def test_a_demo_scenario_that_raises_fails_the_run_in_words() -> None:
+    """A lab's demo is code too: its exception is a failed run (CLI and TUI), not a crash."""
+    lab = find_lab("0")
+
+    async def pause_twice(cluster: Cluster) -> None:
+        await cluster.pause("client")
+        await cluster.pause("client")  # a ConfigError
+
+    async def raising(cluster: Cluster, *, duration: float) -> ScenarioResult:
+        async with trio.open_nursery() as nursery:  # so it comes in an exception group
+            nursery.start_soon(pause_twice, cluster)
+        return ScenarioResult.ok("unreachable")
+
+    async def main() -> ScenarioResult:
+        async with open_cluster(lab.cluster_spec(), seed=1, placement="sim") as cluster:
+            return await play(raising, cluster, duration=1.0)
+
+    result = run_simulated(main, seed=1)
+    assert result == ScenarioResult.failed(
+        "the demo scenario raised ConfigError: cannot pause client: it is paused, not up"
+    )

@@ -35,8 +35,8 @@ import trio
 import trio.testing
 
 from distlab._cluster import Cluster, Placement, open_cluster
-from distlab._errors import DistlabError
-from distlab._labs import Lab, ScenarioResult
+from distlab._errors import DistlabError, error_words
+from distlab._labs import Lab, ScenarioResult, play
 from distlab._sim import deterministic_scheduling
 from distlab._trace import TraceEvent
 
@@ -164,15 +164,13 @@ class ClusterBridge:
         self._scheduling.close()
         if isinstance(result, outcome.Error):
             self._notices.append(
-                Notice(f"the cluster stopped: {_error_words(result.error)}", "error")
+                Notice(f"the cluster stopped: {error_words(result.error)}", "error")
             )
         self._done.set()
 
     async def _run_scenario(self, cluster: Cluster) -> None:
         try:
-            verdict = await self._scenario(cluster, duration=self.lab.duration)
-        except Exception as exc:  # the scenario is lab code: its failure is a verdict too
-            verdict = ScenarioResult.failed(f"the demo scenario raised {_error_words(exc)}")
+            verdict = await play(self._scenario, cluster, duration=self.lab.duration)
         finally:
             cluster.trace.stop_keeping()
         self.verdict = verdict
@@ -277,13 +275,7 @@ class ClusterBridge:
             except DistlabError as exc:  # refused, with a reason in plain words
                 self._notices.append(Notice(str(exc), "warning"))
             except Exception as exc:  # never let a command take the cluster down with it
-                self._notices.append(Notice(f"{description} failed: {_error_words(exc)}", "error"))
-
-
-def _error_words(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        return _error_words(exc.exceptions[0])
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                self._notices.append(Notice(f"{description} failed: {error_words(exc)}", "error"))
 
 
 # -- graded tests ------------------------------------------------------------------------------

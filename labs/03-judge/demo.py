@@ -33,35 +33,43 @@ async def break_things(cluster: Cluster, happened: list[str]) -> None:
     """Crash a busy judge, crash the queue, freeze another judge; bring each back.
 
     The times are counted from the start of the scenario (with one process per node, the
-    cluster's clock has been running for a while already).
+    cluster's clock has been running for a while already). A node that is already down (your
+    code crashed it) is left alone.
     """
     start = cluster.now()
 
     async def until(t: float) -> None:
         await trio.sleep(max(0.0, start + t - cluster.now()))
 
+    def up(node: str) -> bool:
+        return cluster.state(node) == "up"
+
     await until(JUDGE_CRASH_AT)
     with trio.move_on_after(1.0):
         await cluster.wait_until(lambda: bool(judging(cluster)))
     victim = (judging(cluster) or cluster.roster.with_role("judge"))[0]
-    doing = cluster.status_of(victim).get("judging")
-    await cluster.crash(victim)
-    happened.append(f"{victim} crashed at t={cluster.now():.2f} s while judging {doing}")
+    if up(victim):
+        doing = cluster.status_of(victim).get("judging")
+        await cluster.crash(victim)
+        happened.append(f"{victim} crashed at t={cluster.now():.2f} s while judging {doing}")
     await until(QUEUE_CRASH_AT)
-    await cluster.crash("queue")
-    down = cluster.now()
-    await until(QUEUE_RESTART_AT)
-    await cluster.restart("queue")
-    happened.append(f"the queue was down from t={down:.2f} s to t={cluster.now():.2f} s")
+    if up("queue"):
+        await cluster.crash("queue")
+        down = cluster.now()
+        await until(QUEUE_RESTART_AT)
+        await cluster.restart("queue")
+        happened.append(f"the queue was down from t={down:.2f} s to t={cluster.now():.2f} s")
     await until(JUDGE_RESTART_AT)
-    await cluster.restart(victim)
+    if cluster.state(victim) == "crashed":
+        await cluster.restart(victim)
     frozen = next(j for j in cluster.roster.with_role("judge") if j != victim)
     await until(PAUSE_AT)
-    await cluster.pause(frozen)
-    paused = cluster.now()
-    await until(PAUSE_AT + PAUSE_FOR)
-    await cluster.resume(frozen)
-    happened.append(f"{frozen} was frozen from t={paused:.2f} s to t={cluster.now():.2f} s")
+    if up(frozen):
+        await cluster.pause(frozen)
+        paused = cluster.now()
+        await until(PAUSE_AT + PAUSE_FOR)
+        await cluster.resume(frozen)
+        happened.append(f"{frozen} was frozen from t={paused:.2f} s to t={cluster.now():.2f} s")
 
 
 class Tally:
