@@ -573,7 +573,7 @@ class Judge(Node):
 
     @handler("wedge")
     async def on_wedge(self, msg: Message) -> None:
-        """(Given, for the graded tests and the demo.) Make the next sandbox run hang ``seconds`` s."""
+        """(Given: the graded tests and the demo use it.) The next sandbox run hangs ``seconds``."""
         self.wedged_for = float(msg.body["seconds"])
         self.log.warning(f"wedged: the next sandbox run will hang for {self.wedged_for:g} s")
         self.reply(msg, {"type": "wedge_ok"})
