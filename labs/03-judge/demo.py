@@ -48,12 +48,13 @@ def judging(cluster: Cluster) -> list[str]:
     ]
 
 
-async def break_things(cluster: Cluster, happened: list[str]) -> None:
+async def break_things(cluster: Cluster, happened: list[str], broken: set[str]) -> None:
     """Wedge a judge, crash a busy one, crash the queue, freeze another; bring each back.
 
     The times are counted from the start of the scenario (with one process per node, the
     cluster's clock has been running for a while already). A node that is already down (your
-    code crashed it) is left alone.
+    code crashed it) is left alone. ``broken`` holds the nodes it has crashed or frozen and not
+    yet brought back: when the client is done early, ``mend`` brings them back.
     """
     start = cluster.now()
 
@@ -73,26 +74,41 @@ async def break_things(cluster: Cluster, happened: list[str]) -> None:
     victim = (judging(cluster) or others)[0]
     if up(victim):
         doing = cluster.status_of(victim).get("judging")
+        broken.add(victim)
         await cluster.crash(victim)
         happened.append(f"{victim} crashed at t={cluster.now():.2f} s while judging {doing}")
     await until(QUEUE_CRASH_AT)
     if up("queue"):
+        broken.add("queue")
         await cluster.crash("queue")
         down = cluster.now()
         await until(QUEUE_RESTART_AT)
         await cluster.restart("queue")
+        broken.discard("queue")
         happened.append(f"the queue was down from t={down:.2f} s to t={cluster.now():.2f} s")
     await until(JUDGE_RESTART_AT)
-    if cluster.state(victim) == "crashed":
+    if victim in broken:
         await cluster.restart(victim)
+        broken.discard(victim)
     frozen = next(judge for judge in others if judge != victim)
     await until(PAUSE_AT)
     if up(frozen):
+        broken.add(frozen)
         await cluster.pause(frozen)
         paused = cluster.now()
         await until(PAUSE_AT + PAUSE_FOR)
         await cluster.resume(frozen)
+        broken.discard(frozen)
         happened.append(f"{frozen} was frozen from t={paused:.2f} s to t={cluster.now():.2f} s")
+
+
+async def mend(cluster: Cluster, broken: set[str]) -> None:
+    """Bring back what the demo broke and had not brought back yet (the TUI keeps running)."""
+    for node in sorted(broken):
+        if cluster.state(node) == "paused":
+            await cluster.resume(node)
+        elif cluster.state(node) == "crashed":
+            await cluster.restart(node)
 
 
 class Tally:
@@ -141,13 +157,15 @@ class Tally:
 
 async def scenario(cluster: Cluster, *, duration: float) -> ScenarioResult:
     happened: list[str] = []
+    broken: set[str] = set()
     tally = Tally()
     cluster.trace.subscribe(tally.see)
     with trio.move_on_after(duration):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(break_things, cluster, happened)
+            nursery.start_soon(break_things, cluster, happened, broken)
             await cluster.wait_for_status("client", lambda status: status.get("done") is True)
             nursery.cancel_scope.cancel()
+    await mend(cluster, broken)
     status = cluster.status_of("client")
     accepted, right, wrong = (status.get(k, 0) for k in ("accepted", "right", "wrong"))
     if wrong:
