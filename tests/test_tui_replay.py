@@ -16,7 +16,7 @@ import trio
 
 from bench.tui import write_lab0_trace
 from distlab import TraceEvent, open_cluster, read_trace, run_simulated
-from distlab._labs import labs_dir, load_lab
+from distlab._labs import find_lab, labs_dir, load_lab
 from distlab._trace import CHECK_FAILED, CRASH, RUN_END
 from tui._model import ClusterModel
 from tui.replay import (
@@ -26,6 +26,7 @@ from tui.replay import (
     Timeline,
     cursor_at_time,
     failure_cursor,
+    lab_columns,
     model_at,
     time_at,
 )
@@ -415,3 +416,11 @@ def test_the_scrubber_bar() -> None:
     assert scrubber.bar(10).plain == "━━━━━━━━✗●"
     scrubber.point(0, 0, t=0.0)
     assert scrubber.bar(4).plain == "────"
+
+
+def test_a_replay_shows_the_columns_of_the_lab_its_trace_came_from() -> None:
+    chubby = [event(1, 0.0, "run_start", lab="04-chubby", seed=1)]
+    assert lab_columns(chubby) == find_lab("4").columns == ("role", "term", "holder")
+    assert lab_columns([event(1, 0.0, "run_start", lab="99-gone", seed=1)]) == ()  # not here
+    assert lab_columns([event(1, 0.0, "run_start", seed=1)]) == ()  # not a lab's nodes
+    assert lab_columns([]) == ()
