@@ -55,6 +55,7 @@ class _NodeProcess:
         self.output_done = trio.Event()
         self.commands_in, self.commands_out = trio.open_memory_channel[dict[str, Any]](float("inf"))
         self.flushed: dict[int, trio.Event] = {}  # settle() token -> set when it comes back
+        self.drained = False  # it exited, and everything it wrote to its event pipe is read
 
     def command(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(trio.ClosedResourceError):  # a dead process needs no orders
@@ -63,18 +64,6 @@ class _NodeProcess:
     def signal(self, signum: int) -> None:
         if self.proc.returncode is None:
             self.proc.send_signal(signum)
-
-
-async def _first_of(*events: trio.Event) -> None:
-    """Return as soon as any of ``events`` is set."""
-    async with trio.open_nursery() as nursery:
-        for event in events:
-
-            async def wait(event: trio.Event = event) -> None:
-                await event.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(wait)
 
 
 def describe_exit(code: int | None) -> str:
@@ -94,7 +83,6 @@ class ProcessDriver:
         self._cluster = cluster
         self._nursery = nursery
         self._procs: dict[str, _NodeProcess] = {}
-        self._paused: set[str] = set()
         self._flush_tokens = itertools.count(1)
         self._ledger = FateLedger()
         cluster.trace.subscribe(self._ledger.observe)
@@ -167,11 +155,9 @@ class ProcessDriver:
         self._account_for_in_flight(child, "was killed")
 
     def pause(self, name: str) -> None:
-        self._paused.add(name)
         self._procs[name].signal(signal.SIGSTOP)
 
     def resume(self, name: str) -> None:
-        self._paused.discard(name)
         self._procs[name].signal(signal.SIGCONT)
 
     async def settle(self, timeout: float) -> None:
@@ -183,14 +169,15 @@ class ProcessDriver:
         token = next(self._flush_tokens)
         asked = []
         for child in self._procs.values():
-            if child.dead.is_set() or child.name in self._paused or not child.listening:
+            paused = self._cluster.state(child.name) == "paused"
+            if child.drained or paused or not child.listening:
                 continue
             child.flushed[token] = trio.Event()
             child.command({"cmd": "flush", "token": token})
             asked.append(child)
         with trio.move_on_after(timeout):
             for child in asked:
-                await _first_of(child.flushed[token], child.dead)  # the dead have shipped all
+                await child.flushed[token].wait()  # set by the answer, or by its death
         for child in asked:
             child.flushed.pop(token, None)
 
@@ -293,6 +280,9 @@ class ProcessDriver:
         await events_done.wait()
         child.commands_in.close()
         child.ready_or_dead.set()
+        child.drained = True
+        for flushed in child.flushed.values():  # it has shipped all it ever will
+            flushed.set()
         if not (child.killed or child.stopping):
             if not child.crash_reported:
                 # Died on its own: not through a Python exception in node code.

@@ -9,6 +9,7 @@ from . import faults
 from ._checks import (
     at_most_one_holder,
     at_most_one_per_term,
+    crashed_by_itself,
     effects_from_status,
     exactly_once,
     expect_equal,
@@ -42,6 +43,7 @@ __all__ = [
     "at_most_one_holder",
     "at_most_one_per_term",
     "check_message_fates",
+    "crashed_by_itself",
     "effects_from_status",
     "exactly_once",
     "expect_equal",

@@ -634,6 +634,11 @@ def _ordinal(n: float) -> str:
 # -- crashes ----------------------------------------------------------------------------------
 
 
+def crashed_by_itself(e: TraceEvent) -> bool:
+    """A crash event the test did not order (``cluster.crash`` records "crashed on purpose")."""
+    return e.kind == CRASH and not str(e.get("reason", "")).startswith(_DELIBERATE)
+
+
 def no_crashes(
     events: Iterable[TraceEvent],
     *,
@@ -658,7 +663,7 @@ def no_crashes(
         for e in events
         if e.kind == CRASH
         and (nodes is None or e.get("node") in nodes)
-        and not (ignore_deliberate and str(e.get("reason", "")).startswith(_DELIBERATE))
+        and (crashed_by_itself(e) or not ignore_deliberate)
     ]
     if not crashes:
         return

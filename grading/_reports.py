@@ -59,6 +59,11 @@ def points_line(report: GradeReport) -> str:
     return f"Points {format_number(report.score)}/{format_number(report.max_score)}"
 
 
+def _seeds_run(test: TestResult) -> int:
+    """Seeds that ran (passed or not); the others were stopped or never started."""
+    return sum(s.outcome != "not_run" for s in test.seeds)
+
+
 def _passed_seeds(test: TestResult) -> int:
     return sum(s.outcome == "passed" for s in test.seeds)
 
@@ -83,7 +88,7 @@ def seeds_summary(test: TestResult) -> str:
     seeds says how those four went, and how many never ran. (``TestResult.pass_rate``, used in
     the machine-readable formats, divides by the seeds planned instead.)
     """
-    ran = sum(s.outcome != "not_run" for s in test.seeds)
+    ran = _seeds_run(test)
     planned, passed = test.seeds_planned, _passed_seeds(test)
     if ran == 0:
         return f"none of {planned} run"
@@ -135,7 +140,7 @@ def failure_block(test: TestResult) -> list[str]:
     if failure is None:
         return lines
     failing = _failing_seeds(test)
-    ran = sum(s.outcome != "not_run" for s in test.seeds)
+    ran = _seeds_run(test)
     tally = f"{len(failing)} of {ran} seeds run failed"
     if ran < test.seeds_planned:
         tally += f", {test.seeds_planned - ran} not run"

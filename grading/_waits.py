@@ -13,13 +13,8 @@ import trio
 
 from distlab import TraceEvent
 from distlab._cluster import Cluster
-from distlab._trace import CRASH
 
-from ._checks import _DELIBERATE, no_crashes
-
-
-def _by_itself(e: TraceEvent) -> bool:
-    return e.kind == CRASH and not str(e.get("reason", "")).startswith(_DELIBERATE)
+from ._checks import crashed_by_itself, no_crashes
 
 
 async def first_event(
@@ -40,13 +35,13 @@ async def first_event(
     for e in cluster.trace.events:
         if predicate(e):
             return e
-        if _by_itself(e):
+        if crashed_by_itself(e):
             no_crashes([e])  # raises
     arrived = trio.Event()
 
     def watch(e: TraceEvent) -> None:
         nonlocal found
-        if found is None and (predicate(e) or _by_itself(e)):
+        if found is None and (predicate(e) or crashed_by_itself(e)):
             found = e
             arrived.set()
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
+from run_cli import distlab as run_distlab
 
 from distlab import read_trace
 from distlab._labs import list_labs
@@ -18,15 +19,7 @@ from grading import check_message_fates
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def distlab(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "distlab", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "120"},
-    )
+distlab = partial(run_distlab, timeout=60)
 
 
 def test_version_and_help_document_every_command() -> None:

@@ -4,13 +4,14 @@ verdict (and a results file) for implementations that hang, crash, flood or hog 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
+from run_cli import distlab as run_distlab
 
 from distlab import read_trace
 from distlab._labs import Lab, list_labs
@@ -95,16 +96,7 @@ def test_misbehaving_implementations_get_a_clear_verdict_in_time(
     assert report.seconds < 15  # the budget held: nobody waited for the loop to end
 
 
-def distlab(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "distlab", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "160"},
-        check=False,
-    )
+distlab = partial(run_distlab, columns=160)
 
 
 def test_distlab_grade_zero_prints_full_marks_last(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import heartbeats
@@ -13,6 +14,7 @@ import pytest
 import test_runtime as runtime
 import trio
 from nodes import Echo
+from run_cli import distlab as run_distlab
 
 from distlab import ClusterSpec, DistlabError, NodeSpec, open_cluster, run_simulated
 from distlab._sim import deterministic_scheduling
@@ -148,15 +150,7 @@ def test_the_runtime_behaves_the_same_in_the_simulator(check: object) -> None:
 # -- the command line ---------------------------------------------------------------------
 
 
-def distlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "distlab", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+distlab = partial(run_distlab, columns=200)
 
 
 def test_check_determinism_passes_on_lab_zero() -> None:

@@ -25,6 +25,7 @@ from grading import (
     CheckFailed,
     Client,
     LabRun,
+    crashed_by_itself,
     effects_from_status,
     exactly_once,
     expect_equal,
@@ -237,7 +238,7 @@ async def wait_for_events(
 
     def watch(e: TraceEvent) -> None:
         nonlocal crashed
-        if e.kind == "crash" and not _deliberate(e):
+        if crashed_by_itself(e):
             crashed = True
             changed.set()
         elif relevant(e):
@@ -252,10 +253,6 @@ async def wait_for_events(
             changed = trio.Event()
     finally:
         unsubscribe()
-
-
-def _deliberate(e: TraceEvent) -> bool:
-    return str(e.get("reason", "")).startswith("crashed on purpose")
 
 
 def judges(cluster: Cluster) -> list[str]:

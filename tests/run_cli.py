@@ -1,0 +1,25 @@
+"""Running the ``distlab`` command the way a student does: a process of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def distlab(
+    *args: str, timeout: float = 300, columns: int = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m distlab ARGS`` from the project root; output captured, never raises on exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "distlab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": str(columns)},
+        check=False,
+    )
