@@ -25,6 +25,11 @@ class SeedResult:
     events: int = 0  # trace events recorded
     trace: str | None = None  # path of the trace file kept for a failing seed
     replay: str | None = None  # the one command that replays exactly this run
+    #: SHA-256 of the seed's trace (JSONL): two runs of one seed that differ here are not the
+    #: same run (the grader reruns a failing seed and compares)
+    digest: str = ""
+    #: wall-clock and unseeded-random calls the student's code made, in words with file:line
+    nondeterminism: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
