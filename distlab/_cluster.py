@@ -8,7 +8,6 @@ the nodes run is a *placement*: all in this process (``"inprocess"``), one OS pr
 
 from __future__ import annotations
 
-import inspect
 import secrets
 import tempfile
 import time
@@ -23,6 +22,7 @@ import trio
 from ._errors import ConfigError
 from ._faults import FaultState
 from ._framing import MAX_FRAME_BYTES
+from ._loading import NodeRef, ref_of
 from ._network import FaultChange, Network
 from ._node import Node
 from ._roster import NodeEntry, Roster
@@ -49,11 +49,15 @@ PLACEMENTS: tuple[Placement, ...] = ("inprocess", "processes", "sim")
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node to run: its name, its role in the lab, and the class that implements it."""
+    """One node to run: its name, its role in the lab, and the class that implements it.
+
+    The class is a class, or a :class:`NodeRef` (file and class name) that each incarnation
+    loads afresh; a lab's nodes are NodeRefs, so the supervisor never imports student code.
+    """
 
     name: str
     role: str
-    node_class: type[Node]
+    node_class: type[Node] | NodeRef
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class ClusterSpec:
     #: the lab these nodes come from (its slug), if any: the trace's run_start names it
     lab: str | None = None
 
-    def class_for_role(self, role: str) -> type[Node]:
+    def class_for_role(self, role: str) -> type[Node] | NodeRef:
         for node in self.nodes:
             if node.role == role:
                 return node.node_class
@@ -76,7 +80,7 @@ class ClusterSpec:
 class PlacementDriver(Protocol):
     """How nodes are actually run: in this process, or one OS process each."""
 
-    async def start(self, entry: NodeEntry, node_class: type[Node]) -> int | None:
+    async def start(self, entry: NodeEntry, node_class: type[Node] | NodeRef) -> int | None:
         """Bind the node's socket and return its port; its code waits for ``admit``."""
 
     def admit(self, name: str) -> None: ...
@@ -142,7 +146,7 @@ class Cluster:
         self.started_at = time.monotonic()
         self._clock = trio.current_time if placement == "sim" else time.monotonic
         self._clock_zero = self._clock()
-        self._classes: dict[str, type[Node]] = {}
+        self._classes: dict[str, type[Node] | NodeRef] = {}
         self._status: dict[str, dict[str, Any]] = {}
         # Set (and dropped) by the next event / status event: what waiters wait on.
         self._next_event: trio.Event | None = None
@@ -284,7 +288,7 @@ class Cluster:
             role=entry.role,
             incarnation=entry.incarnation,
             port=port,
-            cls=self._classes[entry.name].__name__,
+            cls=class_name(self._classes[entry.name]),
         )
         self._driver.admit(entry.name)
 
@@ -327,7 +331,9 @@ class Cluster:
             self._set_state(entry, "up")
             self.emit(RESUME, node=name)
 
-    async def spawn(self, name: str, *, role: str, node_class: type[Node] | None = None) -> None:
+    async def spawn(
+        self, name: str, *, role: str, node_class: type[Node] | NodeRef | None = None
+    ) -> None:
         """Add a node to the running cluster (autoscaling). Its class defaults to its role's."""
         async with self._lock:
             if name in self.roster:
@@ -448,6 +454,11 @@ def _make_driver(placement: Placement, cluster: Cluster, nursery: trio.Nursery) 
     return ProcessDriver(cluster, nursery)
 
 
-def class_location(node_class: type[Node]) -> tuple[str, str]:
+def class_name(node_class: type[Node] | NodeRef) -> str:
+    return node_class.name if isinstance(node_class, NodeRef) else node_class.__name__
+
+
+def class_location(node_class: type[Node] | NodeRef) -> tuple[str, str]:
     """Where a node process can import ``node_class`` from: (file path, qualified name)."""
-    return inspect.getfile(node_class), node_class.__qualname__
+    ref = ref_of(node_class)
+    return str(ref.path), ref.class_name

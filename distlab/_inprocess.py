@@ -16,6 +16,7 @@ import trio
 
 from ._carrier import Carrier
 from ._network import FaultChange
+from ._loading import NodeRef
 from ._node import Node
 from ._roster import NodeEntry, Roster
 from ._runner import NodeRunner
@@ -79,7 +80,7 @@ class InProcessDriver:
 
     # -- the placement driver --------------------------------------------------------------------
 
-    async def start(self, entry: NodeEntry, node_class: type[Node]) -> int | None:
+    async def start(self, entry: NodeEntry, node_class: type[Node] | NodeRef) -> int | None:
         runner = NodeRunner(
             name=entry.name,
             role=entry.role,

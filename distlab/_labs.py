@@ -31,7 +31,7 @@ from typing import Any
 
 from ._cluster import Cluster, ClusterSpec, NodeSpec
 from ._errors import ConfigError, ImplementationError, LabNotFoundError, error_words
-from ._loading import load_module, load_node_class
+from ._loading import NodeRef, fresh_node_class, load_module
 
 SPEC_FILE = "lab.toml"
 
@@ -100,12 +100,19 @@ class Lab:
     columns: tuple[str, ...] = ()
 
     def cluster_spec(
-        self, impl: Path | None = None, *, counts: Mapping[str, int] | None = None
+        self,
+        impl: Path | None = None,
+        *,
+        counts: Mapping[str, int] | None = None,
+        check: bool = True,
     ) -> ClusterSpec:
-        """The lab's nodes, with classes loaded from ``impl`` (default: the solution).
+        """The lab's nodes, with classes from ``impl`` (default: the solution).
 
         ``counts`` runs some roles with another number of nodes than lab.toml's:
-        ``{"judge": 1}``.
+        ``{"judge": 1}``. The nodes' classes are :class:`NodeRef` s, loaded afresh by each
+        incarnation; ``check`` first imports each file once (then forgets it), so that a file
+        that does not import, or lacks a class, is one clear error now. The grader's trusted
+        side passes ``check=False``: it never runs student code, the node host checks instead.
         """
         path = impl or self.solution
         counts = dict(counts or {})
@@ -122,9 +129,11 @@ class Lab:
                 )
         nodes = []
         for role in self.roles:
-            node_class = load_node_class(role.provided_by or path, role.class_name)
+            ref = NodeRef((role.provided_by or path).resolve(), role.class_name)
+            if check:
+                fresh_node_class(ref)
             names = role.node_names(counts.get(role.role))
-            nodes += [NodeSpec(name, role.role, node_class) for name in names]
+            nodes += [NodeSpec(name, role.role, ref) for name in names]
         return ClusterSpec(tuple(nodes), dict(self.config), lab=self.slug)
 
     def scenario(self) -> Scenario:

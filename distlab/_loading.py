@@ -4,15 +4,23 @@ A file is imported once and then shared (a lab's solution is imported by its mut
 demo's nodes by the cluster). Between two graded runs the grader forgets the modules
 (``forget_loaded``): state a student keeps at module level must not carry over from one seed to
 the next, or a seed replayed alone would not be the seed that failed.
+
+Why every node incarnation gets its own copy of the student's module (``fresh_node_class``): in
+one process, module and class attributes would survive a node's crash, and two nodes could
+share state through them without sending a message. A real machine loses both; so does a node
+here, in every placement.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import sys
 import traceback
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +28,22 @@ from ._errors import ImplementationError
 from ._node import Node
 
 _PREFIX = "distlab_impl_"
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """Where a node's class lives: a file and a class name, loaded afresh for each incarnation.
+
+    The supervisor hands these around instead of classes, so that it never has to import the
+    student's code itself (the grader's trusted side never does).
+    """
+
+    path: Path
+    class_name: str
+
+    @property
+    def name(self) -> str:
+        return self.class_name.rsplit(".", 1)[-1]
 
 
 def _module_name(path: Path) -> str:
@@ -33,6 +57,48 @@ def forget_loaded(*, keep: Collection[Path] = ()) -> None:
     kept = {_module_name(path.resolve()) for path in keep}
     for name in [n for n in sys.modules if n.startswith(_PREFIX) and n not in kept]:
         del sys.modules[name]
+
+
+def is_loaded_code(node_class: type[Node]) -> bool:
+    """Was ``node_class`` defined in a file imported by ``load_module`` (a student's or lab's)?"""
+    return node_class.__module__.startswith(_PREFIX)
+
+
+def ref_of(node_class: type[Node] | NodeRef) -> NodeRef:
+    if isinstance(node_class, NodeRef):
+        return node_class
+    return NodeRef(Path(inspect.getfile(node_class)), node_class.__qualname__)
+
+
+@contextmanager
+def fresh_imports() -> Iterator[None]:
+    """Inside the block, ``load_module`` runs files afresh; afterwards sys.modules is as before.
+
+    What was loaded inside stays alive through the objects that use it (a class keeps its
+    module's globals), unseen by anyone else.
+    """
+    saved = {n: m for n, m in sys.modules.items() if n.startswith(_PREFIX)}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [n for n in sys.modules if n.startswith(_PREFIX)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def fresh_node_class(node_class: type[Node] | NodeRef) -> type[Node]:
+    """The class for a new node incarnation: from a fresh copy of its file, if it is loaded code.
+
+    Classes of ordinary importable modules (the runtime's own, a test harness's) are used as
+    they are.
+    """
+    if isinstance(node_class, type) and not is_loaded_code(node_class):
+        return node_class
+    ref = ref_of(node_class)
+    with fresh_imports():
+        return load_node_class(ref.path, ref.class_name)
 
 
 def load_module(path: Path) -> ModuleType:

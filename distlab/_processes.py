@@ -28,6 +28,7 @@ from ._fates import FateLedger
 from ._framing import FrameDecoder, frame
 from ._message import encode_json
 from ._network import FaultChange
+from ._loading import NodeRef
 from ._node import Node
 from ._roster import NodeEntry
 from ._trace import CRASH, LOG, LOST
@@ -87,7 +88,7 @@ class ProcessDriver:
         self._ledger = FateLedger()
         cluster.trace.subscribe(self._ledger.observe)
 
-    async def start(self, entry: NodeEntry, node_class: type[Node]) -> int | None:
+    async def start(self, entry: NodeEntry, node_class: type[Node] | NodeRef) -> int | None:
         from ._cluster import class_location
 
         class_file, class_name = class_location(node_class)

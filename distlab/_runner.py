@@ -17,6 +17,7 @@ import trio
 
 from ._errors import NodeError, RPCTimeoutError
 from ._framing import FrameDecoder, FrameTooLargeError
+from ._loading import NodeRef, fresh_node_class
 from ._message import EnvelopeError, Message, parse_envelope
 from ._node import _CURRENT_RUNNER, Node
 from ._roster import Roster
@@ -103,7 +104,13 @@ def student_traceback(exc: BaseException) -> str:
 
 class NodeRunner:
     def __init__(
-        self, *, name: str, role: str, node_class: type[Node], incarnation: int, host: Host
+        self,
+        *,
+        name: str,
+        role: str,
+        node_class: type[Node] | NodeRef,
+        incarnation: int,
+        host: Host,
     ) -> None:
         self.name = name
         self.role = role
@@ -145,10 +152,15 @@ class NodeRunner:
                 task_status.started(port)
                 await self.gate.wait_open()
                 token = _CURRENT_RUNNER.set(self)
+                what = self.node_class
                 try:
-                    self.node = self.node_class()
+                    # A fresh copy of the class's module for each incarnation: see _loading.
+                    node_class = fresh_node_class(self.node_class)
+                    what = node_class
+                    self.node = node_class()
                 except Exception as exc:
-                    self.crash_with(exc, where=f"creating {self.node_class.__name__}")
+                    name = what.name if isinstance(what, NodeRef) else what.__name__
+                    self.crash_with(exc, where=f"creating {name}")
                     return
                 finally:
                     _CURRENT_RUNNER.reset(token)
