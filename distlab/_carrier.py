@@ -65,7 +65,16 @@ class Carrier:
     def close(self, reason: str = "the run ended while the message was in flight") -> None:
         raise NotImplementedError
 
-    def send(self, *, src: str, dest: str, body: dict[str, Any], mid: str) -> None:
+    def send(
+        self,
+        *,
+        src: str,
+        dest: str,
+        body: dict[str, Any],
+        mid: str,
+        payload: bytes | None = None,
+    ) -> None:
+        """Send one message. ``payload``: its envelope already encoded (by a node host)."""
         if self.closed:
             return
         if dest not in self._roster:
@@ -76,9 +85,10 @@ class Carrier:
                 f"(known nodes: {', '.join(self._roster.names())})",
             )
             return
-        payload = encode_json(
-            {"src": src, "dest": dest, "body": body}, what=f"the body of a message to {dest}"
-        )
+        if payload is None:
+            payload = encode_json(
+                {"src": src, "dest": dest, "body": body}, what=f"the body of a message to {dest}"
+            )
         if len(payload) > self._frame_limit:
             self._emit(
                 FRAME_ERROR,

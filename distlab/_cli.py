@@ -652,15 +652,21 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
                 f"  {t.name}: {t.outcome.replace('_', ' ')}", soft_wrap=True
             ),
         )
-    except DistlabError as exc:
-        if args.output:  # fail closed: CI reads a results file that says why, not nothing
+    except Exception as exc:
+        # Fail closed: CI reads a results file that says why, not nothing. A DistlabError is
+        # the user's (a bad option, no such test); anything else is a bug in the grader, whose
+        # traceback follows. Either way no test is reported, so nothing scores.
+        if args.output:
+            why = str(exc)
+            if not isinstance(exc, DistlabError):
+                why = f"the grader itself failed (a bug in distlab): {type(exc).__name__}: {exc}"
             failed = GradeReport(
                 lab=args.lab,
                 impl=str(args.impl or ""),
                 tests=[],
                 seconds=0.0,
                 versions={"distlab": __version__},
-                error=str(exc),
+                error=why,
             )
             write_report(failed, args.format, args.output)
         raise
@@ -674,6 +680,9 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
             interrupted=True,
             error="the grader was interrupted before grading began",
         )
+    # Written here only, by this (the top) grader, after grade() returned: every process the
+    # run started is dead by then, and write_report replaces the file atomically (a temporary
+    # file in the same directory, then os.replace), so whatever a submission wrote there is gone.
     if args.output:
         write_report(report, args.format, args.output)
         console.print(f"results ({args.format}): {args.output}")

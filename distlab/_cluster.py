@@ -153,6 +153,9 @@ class Cluster:
         self._next_status: trio.Event | None = None
         self._driver: PlacementDriver | None = None
         self._lock = trio.Lock()
+        #: wall-clock and unseeded-random calls node code made, in words with file:line (found
+        #: where node code runs in a node host: simulated runs)
+        self.nondeterminism: list[str] = []
         trace.subscribe(self._observe)
         network.on_change(self._faults_changed)
 
@@ -445,10 +448,14 @@ async def open_cluster(
 
 
 def _make_driver(placement: Placement, cluster: Cluster, nursery: trio.Nursery) -> PlacementDriver:
-    if placement in ("inprocess", "sim"):
+    if placement == "sim":
+        from ._hosted import HostedDriver
+
+        return HostedDriver(cluster, nursery)
+    if placement == "inprocess":
         from ._inprocess import InProcessDriver
 
-        return InProcessDriver(cluster, nursery, simulated=placement == "sim")
+        return InProcessDriver(cluster, nursery, simulated=False)
     from ._processes import ProcessDriver
 
     return ProcessDriver(cluster, nursery)

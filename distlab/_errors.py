@@ -23,6 +23,19 @@ class ImplementationError(DistlabError):
     """The student's implementation file could not be loaded (syntax error, import error...)."""
 
 
+class NodeHostError(ImplementationError):
+    """The student's code ended the process it runs in (exit, signal, flood, a broken channel):
+    the run cannot go on. The message says which node, doing what, where."""
+
+
+class NodeHungError(NodeHostError):
+    """Node code ran without ever waiting (or blocked the process): stopped by the watchdog."""
+
+
+class NodeFloodError(NodeHostError):
+    """A node sent messages faster than any lab needs: stopped before it swamped the run."""
+
+
 class ConfigError(DistlabError, ValueError):
     """A fault setting or a lab spec value is out of range."""
 
@@ -43,6 +56,8 @@ def error_words(exc: BaseException) -> str:
     """``ConfigError: cannot pause judge-2: it is crashed, not up``; a group of one unwrapped."""
     if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         return error_words(exc.exceptions[0])
+    if isinstance(exc, NodeHostError):
+        return str(exc)  # already in words, naming the node
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 

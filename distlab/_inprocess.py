@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._carrier import Carrier
-from ._network import FaultChange
 from ._loading import NodeRef
+from ._network import FaultChange
 from ._node import Node
 from ._roster import NodeEntry, Roster
 from ._runner import NodeRunner

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 
 from ._errors import ImplementationError
 from ._node import Node
@@ -115,7 +115,7 @@ def load_module(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(_compiled(path), module.__dict__)
     except SyntaxError as exc:
         del sys.modules[name]
         raise ImplementationError(f"{path}, line {exc.lineno}: SyntaxError: {exc.msg}") from None
@@ -125,6 +125,21 @@ def load_module(path: Path) -> ModuleType:
             raise
         raise ImplementationError(f"{path} failed to import: {_where(exc, path)}") from None
     return module
+
+
+#: path -> (modification time, size, code): each incarnation runs a file's code afresh, but
+#: compiling it once is enough.
+_COMPILED: dict[Path, tuple[int, int, CodeType]] = {}
+
+
+def _compiled(path: Path) -> CodeType:
+    stat = path.stat()
+    cached = _COMPILED.get(path)
+    if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+        return cached[2]
+    code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    _COMPILED[path] = (stat.st_mtime_ns, stat.st_size, code)
+    return code
 
 
 def _where(exc: BaseException, path: Path) -> str:

@@ -26,9 +26,9 @@ import trio
 from ._child import EXIT_IMPORT_FAILED, EXIT_NODE_CRASHED, EXIT_STOPPED
 from ._fates import FateLedger
 from ._framing import FrameDecoder, frame
+from ._loading import NodeRef
 from ._message import encode_json
 from ._network import FaultChange
-from ._loading import NodeRef
 from ._node import Node
 from ._roster import NodeEntry
 from ._trace import CRASH, LOG, LOST

@@ -8,7 +8,6 @@ trio's scheduling), so a quiet sweep and a verbose replay of the same seed recor
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,13 @@ from typing import Any
 
 import trio
 
-from ._cluster import Placement, open_cluster
+from ._cluster import Cluster, Placement, open_cluster
+from ._errors import NodeHostError, error_words
 from ._faults import FaultState
-from ._labs import find_lab, play
+from ._labs import ScenarioResult, find_lab, play
 from ._loading import forget_loaded
 from ._sim import run_simulated
-from ._trace import TraceEvent
+from ._trace import TraceEvent, trace_digest
 
 LOG_REFRESH = 0.1  # seconds between live-log batches in live runs
 SIM_LOG_BATCH = 200  # events per live-log batch in simulated runs
@@ -70,33 +70,38 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
 
         # The log is fed from the very first event: the nodes' starts, and any node that
         # crashes as it starts (a stub of the handout in its __init__).
-        async with (
-            open_cluster(
-                spec,
-                seed=request.seed,
-                placement=request.placement,
-                faults=FaultState.from_dict(request.faults),
-                trace_path=request.trace_path,
-                on_event=collect if log is not None else None,
-            ) as cluster,
-            trio.open_nursery() as nursery,
-        ):
-            if log is not None and not simulated:
-                nursery.start_soon(_feed_log_forever, log, pending)
-            result = await play(scenario, cluster, duration=duration)
-            nursery.cancel_scope.cancel()
+        opened: list[Cluster] = []
+        try:
+            async with (
+                open_cluster(
+                    spec,
+                    seed=request.seed,
+                    placement=request.placement,
+                    faults=FaultState.from_dict(request.faults),
+                    trace_path=request.trace_path,
+                    on_event=collect if log is not None else None,
+                ) as cluster,
+                trio.open_nursery() as nursery,
+            ):
+                opened.append(cluster)
+                if log is not None and not simulated:
+                    nursery.start_soon(_feed_log_forever, log, pending)
+                result = await play(scenario, cluster, duration=duration)
+                nursery.cancel_scope.cancel()
+        except* NodeHostError as group:  # the student's code ended the process it ran in
+            if not opened:
+                raise
+            result = ScenarioResult.failed(error_words(group))
+        [cluster] = opened
         if log is not None:
             _hand(log, pending)
         events = cluster.trace.events
-        digest = hashlib.sha256()
-        for event in events:
-            digest.update(event.to_json().encode() + b"\n")
         return RunOutcome(
             seed=request.seed,
             passed=result.passed,
             summary=result.summary,
             event_count=len(events),
-            digest=digest.hexdigest(),
+            digest=trace_digest(events),
             states={name: cluster.state(name) for name in cluster.names},
             events=events,
         )

@@ -83,10 +83,22 @@ class Storage:
 
     def _save(self) -> None:
         text = json.dumps(self._data)  # insertion order: a stored dict keeps its key order
-        if self._files is not None:
-            self._files[self._path] = text
-            return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self._path)
+        save_stored(self._path, text, files=self._files)
+
+
+def save_stored(path: Path, text: str, *, files: MutableMapping[Path, str] | None) -> None:
+    """Keep a node's stored JSON text: in ``files`` if given, else atomically in a file."""
+    if files is not None:
+        files[path] = text
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_stored(path: Path, *, files: MutableMapping[Path, str] | None) -> str | None:
+    """A node's stored JSON text, or None if it never stored anything."""
+    if files is not None:
+        return files.get(path)
+    return path.read_text(encoding="utf-8") if path.exists() else None

@@ -9,9 +9,10 @@ its last flush, and writing the trace never costs a system call per message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -161,3 +162,11 @@ def read_trace(path: Path) -> Iterator[TraceEvent]:
             if not line.endswith("\n"):
                 return
             yield TraceEvent.from_json(line)
+
+
+def trace_digest(events: Iterable[TraceEvent]) -> str:
+    """SHA-256 of the events as JSONL: two runs with equal digests recorded the same trace."""
+    digest = hashlib.sha256()
+    for event in events:
+        digest.update(event.to_json().encode() + b"\n")
+    return digest.hexdigest()

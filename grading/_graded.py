@@ -33,12 +33,13 @@ from distlab import (
     RPCTimeoutError,
 )
 from distlab._cluster import Cluster, Placement, open_cluster
+from distlab._errors import NodeHungError
 from distlab._faults import FaultState
 from distlab._labs import Lab, load_lab
 from distlab._loading import forget_loaded
 from distlab._seeds import derived_rng
 from distlab._sim import run_simulated
-from distlab._trace import CHECK_FAILED, CRASH, TraceEvent, read_trace
+from distlab._trace import CHECK_FAILED, CRASH, TraceEvent, read_trace, trace_digest
 
 from ._history import History
 from ._results import CheckFailed, SeedResult, Visibility
@@ -126,7 +127,9 @@ class LabRun:
         ``config`` overrides some of the lab's parameters; ``counts`` how many nodes some roles
         have (``counts={"worker": 1}``: one worker, named ``worker-1``).
         """
-        spec = self.lab.cluster_spec(self.impl, counts=counts)
+        # check=False: the grader's side never imports the student's code (the node host
+        # does, and an implementation that does not import is one clear verdict from there).
+        spec = self.lab.cluster_spec(self.impl, counts=counts, check=self.runtime != "sim")
         if config:
             spec = replace(spec, config={**spec.config, **config})
         placement: Placement = "sim" if self.runtime == "sim" else "inprocess"
@@ -161,6 +164,10 @@ class LabRun:
         with self.trace_path.open("w", encoding="utf-8") as f:
             for event in self.clusters[0].trace.events:
                 f.write(event.to_json() + "\n")
+
+    def digest(self) -> str:
+        """SHA-256 of every cluster's trace: equal digests, identical runs."""
+        return trace_digest(event for c in self.clusters for event in c.trace.events)
 
     def schedule(self, cluster: Cluster) -> FaultSchedule:
         """A fault schedule for ``cluster``, seeded with this run's seed (see grading.faults)."""
@@ -235,17 +242,27 @@ class GradedTest:
         if memory is not None:
             outcome, message = "memory", memory
         seconds = time.perf_counter() - began
+        calls = sorted({call for c in run.clusters for call in c.nondeterminism})
         if outcome == "passed":
             if trace is not None:
                 trace.unlink(missing_ok=True)
-            return SeedResult(seed, "passed", "", seconds, events)
+            return SeedResult(seed, "passed", "", seconds, events, nondeterminism=calls)
         kept = None
         with contextlib.suppress(OSError, MemoryError):  # the verdict matters more than its trace
             run.write_kept_trace()
         if trace is not None and trace.exists():
             _append_verdict(trace, self.name, message)
             kept = str(trace)
-        return SeedResult(seed, outcome, message, seconds, events, kept)  # type: ignore[arg-type]
+        return SeedResult(
+            seed,
+            outcome,  # type: ignore[arg-type]
+            message,
+            seconds,
+            events,
+            kept,
+            digest=run.digest(),
+            nondeterminism=calls,
+        )
 
     def check_all_seeds(self) -> None:
         """The pytest entry: every seed must pass (impl from $DISTLAB_IMPL, else the solution)."""
@@ -288,6 +305,9 @@ def _verdict(exc: BaseException) -> tuple[str, str]:
     for leaf in leaves:
         if isinstance(leaf, AssertionError):
             return "failed", str(leaf) or "an assertion in the test failed"
+    for leaf in leaves:
+        if isinstance(leaf, NodeHungError):
+            return "timeout", str(leaf)
     for leaf in leaves:
         if isinstance(leaf, ImplementationError):
             return "error", str(leaf)
