@@ -16,6 +16,7 @@ main thread stays free to answer a signal that asks where a hung node is stuck.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -36,7 +37,7 @@ import trio.testing
 
 from ._errors import BodyNotJSONError, NodeError
 from ._framing import FrameDecoder, frame
-from ._loading import NodeRef
+from ._loading import NodeRef, compiled_files
 from ._message import encode_json
 from ._probes import nondeterminism_probe
 from ._roster import Roster
@@ -50,6 +51,9 @@ FLOOD_LIMIT = 20_000
 WHERE_SIGNAL = signal.SIGUSR1
 #: exit codes the trusted side reads
 EXIT_DONE, EXIT_HUNG, EXIT_ENDED = 0, 75, 76
+#: bytes per read from the pipe: well under malloc's mmap threshold (a 1 MiB buffer costs
+#: an mmap and an munmap per read)
+_READ_SIZE = 65536
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _TRIO_DIR = str(Path(trio.__file__).resolve().parent)
 _real_exit = os._exit
@@ -196,7 +200,7 @@ class _Channel:
 
     def read(self) -> dict[str, Any] | None:
         while not self._ready:
-            data = os.read(self._read_fd, 1 << 20)
+            data = os.read(self._read_fd, _READ_SIZE)
             if not data:
                 return None
             self._ready += self._decoder.feed(data)
@@ -213,6 +217,7 @@ class _Channel:
 async def _serve(setup: HostSetup, channel: _Channel, clock: _StepClock) -> None:
     with nondeterminism_probe() as calls:
         reported = 0
+        compiled = len(compiled_files())  # the files compiled here (for the trusted side)
         async with trio.open_nursery() as nursery:
             host = _Host(setup, clock, nursery)
             while (request := channel.read()) is not None:
@@ -225,13 +230,15 @@ async def _serve(setup: HostSetup, channel: _Channel, clock: _StepClock) -> None
                 new_calls = [c.describe() for c in calls[reported:]]
                 reported = len(calls)
                 deadline = clock.next_deadline
-                channel.write(
-                    {
-                        "effects": effects,
-                        "next": None if math.isinf(deadline) else deadline,
-                        "calls": new_calls,
-                    }
-                )
+                answer = {
+                    "effects": effects,
+                    "next": None if math.isinf(deadline) else deadline,
+                    "calls": new_calls,
+                }
+                if len(compiled_files()) > compiled:
+                    answer["compiled"] = [str(p) for p in compiled_files()[compiled:]]
+                    compiled = len(compiled_files())
+                channel.write(answer)
             nursery.cancel_scope.cancel()
 
 
@@ -274,6 +281,9 @@ def describe_stack(stack: list[FrameType]) -> str:
 
 def run_host(read_fd: int, write_fd: int, setup: HostSetup) -> None:
     """The host's whole life, in the forked child; never returns."""
+    # The objects inherited from the trusted process are never collected here: a collection
+    # would walk them all, and copy every page they sit on (fork's copy-on-write).
+    gc.freeze()
     code = EXIT_DONE
     try:
         _become_host(read_fd, write_fd)

@@ -34,7 +34,7 @@ from ._errors import ImplementationError, NodeFloodError, NodeHostError, NodeHun
 from ._framing import FrameDecoder, FrameTooLargeError, frame
 from ._host import WHERE_SIGNAL, HostSetup, run_host
 from ._inprocess import InProcessDriver
-from ._loading import NodeRef, is_loaded_code, ref_of
+from ._loading import NodeRef, is_loaded_code, precompile, ref_of
 from ._node import Node
 from ._roster import NodeEntry
 from ._storage import read_stored, save_stored
@@ -46,12 +46,17 @@ if TYPE_CHECKING:
 HANG_CPU_SECONDS = 2.0
 BLOCKED_SECONDS = 3.0
 WHERE_GRACE_SECONDS = 1.0
+#: bytes per read from the pipe: well under malloc's mmap threshold (a 1 MiB buffer costs
+#: an mmap and an munmap per read)
+_READ_SIZE = 65536
 _POLL = 0.05
 #: the most a host may say in one step; more is a flood
 REPLY_LIMIT = 256 * 1024 * 1024
 #: messages one node may send per second of virtual time
 FLOOD_PER_SECOND = 20_000
 _EMITTED_BY_NODES = frozenset({STATUS, LOG, TIMER, CRASH, FRAME_ERROR})
+#: files a host may ask to have compiled for the next host (the student's, the lab's)
+_MAX_PRECOMPILED = 20
 _CANNOT_LOAD = f"{ImplementationError.__name__} in creating "
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -129,7 +134,7 @@ class HostLink:
 
     def _read_some(self) -> None:
         try:
-            data = os.read(self._reply_read, 1 << 20)
+            data = os.read(self._reply_read, _READ_SIZE)
         except OSError:
             data = b""
         if not data:
@@ -171,7 +176,7 @@ class HostLink:
                 if not readable:
                     break
                 try:
-                    data = os.read(self._reply_read, 1 << 20)
+                    data = os.read(self._reply_read, _READ_SIZE)
                     if not data:
                         break
                     self._ready += self._decoder.feed(data)
@@ -371,6 +376,8 @@ class HostedDriver(InProcessDriver):
             next_deadline = answer["next"]
             self._next = None if next_deadline is None else float(next_deadline)
             self._cluster.nondeterminism += [str(c) for c in answer.get("calls", ())]
+            for path in answer.get("compiled", ())[:_MAX_PRECOMPILED]:
+                precompile(Path(str(path)))  # compiled only, never run, here
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise NodeHostError(
                 f"the node host's answer could not be read ({type(exc).__name__}: {exc}): "

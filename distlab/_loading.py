@@ -13,6 +13,7 @@ here, in every placement.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -140,6 +141,22 @@ def _compiled(path: Path) -> CodeType:
     code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
     _COMPILED[path] = (stat.st_mtime_ns, stat.st_size, code)
     return code
+
+
+def compiled_files() -> list[Path]:
+    """Every file compiled in this process so far (in order)."""
+    return list(_COMPILED)
+
+
+def precompile(path: Path) -> None:
+    """Compile a Python file now (never running it): processes forked later inherit the code.
+
+    The simulator's trusted side does this for the files its node hosts loaded, so that the
+    next host does not compile them again. A file that does not compile is left alone.
+    """
+    if path.suffix == ".py" and path.is_file():
+        with contextlib.suppress(SyntaxError, ValueError, OSError):
+            _compiled(path)
 
 
 def _where(exc: BaseException, path: Path) -> str:

@@ -49,6 +49,8 @@ class RunOutcome:
     digest: str  # SHA-256 of the trace's JSONL: equal digests, identical runs
     states: dict[str, str]
     events: list[TraceEvent] = field(default_factory=list)
+    #: wall-clock and unseeded-random calls node code made, with file:line (simulated runs)
+    nondeterminism: list[str] = field(default_factory=list)
 
 
 def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
@@ -104,6 +106,7 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
             digest=trace_digest(events),
             states={name: cluster.state(name) for name in cluster.names},
             events=events,
+            nondeterminism=list(cluster.nondeterminism),
         )
 
     if simulated:
