@@ -21,7 +21,6 @@ from ._describe import describe, message_totals, network_diagnosis, node_table
 from ._errors import DistlabError
 from ._faults import FaultState, LinkFaults
 from ._labs import find_lab, list_labs
-from ._probes import nondeterminism_probe
 from ._runs import RunOutcome, RunRequest, execute, first_difference
 from ._trace import EVENT_KINDS, TraceEvent, read_trace
 from ._version import __version__
@@ -531,9 +530,9 @@ def _sweep(
 
 
 def _check_determinism(args: argparse.Namespace, console: Console, request: RunRequest) -> int:
-    with nondeterminism_probe() as calls:
-        first = execute(request)
-        second = execute(request)
+    first = execute(request)
+    second = execute(request)
+    calls = list(dict.fromkeys(first.nondeterminism + second.nondeterminism))
     problems = 0
     if first.digest == second.digest:
         console.print(
@@ -556,7 +555,7 @@ def _check_determinism(args: argparse.Namespace, console: Console, request: RunR
             console.print(f"  {label} ", text, soft_wrap=True)
     for call in calls:
         problems += 1
-        console.print(f"[bold red]not deterministic:[/] {escape(call.describe())}", soft_wrap=True)
+        console.print(f"[bold red]not deterministic:[/] {escape(call)}", soft_wrap=True)
     if problems:
         console.print(
             "[bold red]FAIL[/] this run cannot be replayed exactly; see "
