@@ -34,7 +34,7 @@ from ._errors import ImplementationError, NodeFloodError, NodeHostError, NodeHun
 from ._framing import FrameDecoder, FrameTooLargeError, frame
 from ._host import WHERE_SIGNAL, HostSetup, run_host
 from ._inprocess import InProcessDriver
-from ._loading import NodeRef, is_loaded_code, precompile, ref_of
+from ._loading import NodeRef, precompile, ref_of, runs_apart
 from ._node import Node
 from ._roster import NodeEntry
 from ._storage import read_stored, save_stored
@@ -59,11 +59,6 @@ _EMITTED_BY_NODES = frozenset({STATUS, LOG, TIMER, CRASH, FRAME_ERROR})
 _MAX_PRECOMPILED = 20
 _CANNOT_LOAD = f"{ImplementationError.__name__} in creating "
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def runs_in_host(node_class: type[Node] | NodeRef) -> bool:
-    """Lab and student code runs in the host; the harness's own nodes (clients) run here."""
-    return isinstance(node_class, NodeRef) or is_loaded_code(node_class)
 
 
 class HostLink:
@@ -274,7 +269,7 @@ class HostedDriver(InProcessDriver):
     # -- the placement driver --------------------------------------------------------------------
 
     async def start(self, entry: NodeEntry, node_class: type[Node] | NodeRef) -> int | None:
-        if not runs_in_host(node_class):
+        if not runs_apart(node_class):
             return await super().start(entry, node_class)
         self._host()
         ref = ref_of(node_class)

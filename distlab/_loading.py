@@ -65,6 +65,13 @@ def is_loaded_code(node_class: type[Node]) -> bool:
     return node_class.__module__.startswith(_PREFIX)
 
 
+def runs_apart(node_class: type[Node] | NodeRef) -> bool:
+    """Is this node lab or student code, run apart from the supervisor where the placement can
+    (in a node host, or a process of its own)? The harness's own nodes (a grader's clients)
+    are not: they run in the supervisor, which trusts them."""
+    return isinstance(node_class, NodeRef) or is_loaded_code(node_class)
+
+
 def ref_of(node_class: type[Node] | NodeRef) -> NodeRef:
     if isinstance(node_class, NodeRef):
         return node_class

@@ -26,7 +26,8 @@ import trio
 from ._child import EXIT_IMPORT_FAILED, EXIT_NODE_CRASHED, EXIT_STOPPED
 from ._fates import FateLedger
 from ._framing import FrameDecoder, frame
-from ._loading import NodeRef
+from ._inprocess import InProcessDriver
+from ._loading import NodeRef, runs_apart
 from ._message import encode_json
 from ._network import FaultChange
 from ._node import Node
@@ -67,6 +68,13 @@ class _NodeProcess:
             self.proc.send_signal(signum)
 
 
+def _about_itself(name: str, fields: Any) -> bool:
+    """Is this event, reported by node ``name``'s process, about that node (or what it sent)?"""
+    if not isinstance(fields, dict):
+        return False
+    return bool(fields.get("node", fields.get("src")) == name)
+
+
 def describe_exit(code: int | None) -> str:
     """How a process ended, in words: "exited with code 3", "was killed by SIGSEGV"."""
     if code is None:
@@ -80,6 +88,8 @@ def describe_exit(code: int | None) -> str:
 
 
 class ProcessDriver:
+    """One process per lab node; the harness's own nodes (a grader's clients) run here."""
+
     def __init__(self, cluster: Cluster, nursery: trio.Nursery) -> None:
         self._cluster = cluster
         self._nursery = nursery
@@ -87,9 +97,20 @@ class ProcessDriver:
         self._flush_tokens = itertools.count(1)
         self._ledger = FateLedger()
         cluster.trace.subscribe(self._ledger.observe)
+        self._local: InProcessDriver | None = None
+        self._local_names: set[str] = set()
+
+    def _here(self, name: str) -> InProcessDriver | None:
+        return self._local if name in self._local_names else None
 
     async def start(self, entry: NodeEntry, node_class: type[Node] | NodeRef) -> int | None:
         from ._cluster import class_location
+
+        if not runs_apart(node_class):
+            if self._local is None:
+                self._local = InProcessDriver(self._cluster, self._nursery, simulated=False)
+            self._local_names.add(entry.name)
+            return await self._local.start(entry, node_class)
 
         class_file, class_name = class_location(node_class)
         cmd_read, cmd_write = os.pipe()
@@ -136,13 +157,20 @@ class ProcessDriver:
         return child.port
 
     def node(self, name: str) -> Node | None:
-        """Node objects live in their own processes: not reachable from here."""
-        return None
+        """Lab nodes live in their own processes: only the harness's are reachable here."""
+        local = self._here(name)
+        return local.node(name) if local is not None else None
 
     def admit(self, name: str) -> None:
+        if (local := self._here(name)) is not None:
+            local.admit(name)
+            return
         self._procs[name].command({"cmd": "admit"})
 
     async def kill(self, name: str) -> None:
+        if (local := self._here(name)) is not None:
+            await local.kill(name)
+            return
         child = self._procs[name]
         child.killed = True
         child.signal(signal.SIGKILL)
@@ -156,9 +184,15 @@ class ProcessDriver:
         self._account_for_in_flight(child, "was killed")
 
     def pause(self, name: str) -> None:
+        if (local := self._here(name)) is not None:
+            local.pause(name)
+            return
         self._procs[name].signal(signal.SIGSTOP)
 
     def resume(self, name: str) -> None:
+        if (local := self._here(name)) is not None:
+            local.resume(name)
+            return
         self._procs[name].signal(signal.SIGCONT)
 
     async def settle(self, timeout: float) -> None:
@@ -221,6 +255,8 @@ class ProcessDriver:
                 await child.dead.wait()
         for child in alive:
             self._account_for_in_flight(child, "was stopped at the end of the run")
+        if self._local is not None:
+            await self._local.stop_all()
 
     # -- per-process tasks -------------------------------------------------------------------
 
@@ -251,6 +287,8 @@ class ProcessDriver:
                         if "flushed" in message and message["flushed"] in child.flushed:
                             child.flushed[message["flushed"]].set()
                         for kind, t, fields in message.get("events", ()):
+                            if not _about_itself(child.name, fields):
+                                continue  # a node process speaks only for itself
                             if kind == CRASH:
                                 child.crash_reported = True
                             trace.record(kind, t, fields)
