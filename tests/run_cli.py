@@ -11,15 +11,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def distlab(
-    *args: str, timeout: float = 300, columns: int = 120
+    *args: str, timeout: float = 300, columns: int = 120, hash_seed: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``python -m distlab ARGS`` from the project root; output captured, never raises on exit."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    if hash_seed is not None:
+        env["PYTHONHASHSEED"] = hash_seed
     return subprocess.run(
         [sys.executable, "-m", "distlab", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
-        env={**os.environ, "COLUMNS": str(columns)},
+        env=env,
         check=False,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from run_cli import distlab
 
 import grading._graded
 from distlab import open_cluster, run_simulated
@@ -164,3 +165,21 @@ def _children() -> set[int]:
             if stat.rsplit(")", 1)[1].split()[1] == me:
                 found.add(int(pid))
     return found
+
+
+def test_a_failing_seed_replays_byte_for_byte_alone_in_another_process(tmp_path: Path) -> None:
+    """The trace a full grade keeps for a failing seed is the trace of that seed graded alone
+    (the printed replay command), in other processes, with another hash seed."""
+    mutant = next(m for m in LAB0.mutants if m.stem == "gives_up")
+    target = LAB0.mutants[mutant]
+    full, alone = tmp_path / "full", tmp_path / "alone"
+    common = ["grade", "0", "--impl", str(mutant), "--test", target]
+    first = distlab(*common, "--seeds", "12", "--parallel", "2", "--traces", str(full))
+    assert first.returncode == 1
+    kept = sorted(full.rglob(f"{target}-seed*.jsonl"))
+    assert kept, first.stdout
+    seed = int(kept[0].stem.rsplit("seed", 1)[1])
+    again = distlab(*common, "--seed", str(seed), "--traces", str(alone), hash_seed="123")
+    assert again.returncode == 1
+    [replayed] = alone.rglob(kept[0].name)
+    assert replayed.read_bytes() == kept[0].read_bytes()
