@@ -1,0 +1,23 @@
+"""Lab 1 with a worker whose handler adds up its share in a loop that never ends (an off-by-one
+in a while loop): every test that needs a worker hangs, and the grader must say where, quickly."""
+
+from pathlib import Path
+
+from distlab import Message, handler
+from distlab._loading import load_module
+
+solution = load_module(Path(__file__).resolve().parents[2] / "labs" / "01-sum" / "solution.py")
+
+Master = solution.Master
+
+
+class Worker(solution.Worker):
+    @handler("partial")
+    async def on_partial(self, msg: Message) -> None:
+        numbers = msg.body["numbers"]
+        total, i = 0, 0
+        while i != len(numbers) + 1:  # the bug: never equal once i passes len(numbers)
+            if i < len(numbers):
+                total += numbers[i]
+            i += 1
+        self.reply(msg, {"type": "partial_ok", "sum": total})
