@@ -1,5 +1,5 @@
-"""Lab 1 with a worker whose handler adds up its share in a loop that never ends (an off-by-one
-in a while loop): every test that needs a worker hangs, and the grader must say where, quickly."""
+"""Lab 1 with a worker whose handler adds up its share in a loop that never ends on a negative
+number: every test that needs a worker hangs, and the grader must say where, quickly."""
 
 from pathlib import Path
 
@@ -16,8 +16,8 @@ class Worker(solution.Worker):
     async def on_partial(self, msg: Message) -> None:
         numbers = msg.body["numbers"]
         total, i = 0, 0
-        while i != len(numbers) + 1:  # the bug: never equal once i passes len(numbers)
-            if i < len(numbers):
-                total += numbers[i]
-            i += 1
+        while i < len(numbers):
+            total += numbers[i]
+            if numbers[i] >= 0:  # the bug: the loop never moves past a negative number
+                i += 1
         self.reply(msg, {"type": "partial_ok", "sum": total})
