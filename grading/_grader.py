@@ -1,15 +1,40 @@
 """The grader: runs graded tests in worker processes, within budgets, and always reports.
 
-Fail-closed by construction: a test passes only on a recorded "passed" for every planned seed.
-A worker that runs past its budget is killed and its running seed reported as a time-limit
-failure; one that dies is reported with its exit code and the tail of its output; a grader that
-is interrupted kills its workers and reports every unfinished test as not run. Student code
-never runs in this process.
+Fail-closed by construction: a test passes only on a "passed" reported by a worker for every
+planned seed. A worker that dies is reported as the tool's failure (or a memory limit), never
+as a pass; a grader that is interrupted kills its workers and reports every unfinished test as
+not run. Student code never runs in this process.
+
+Results the student cannot forge. Each worker gets a pipe of its own for its results (passed
+with ``pass_fds``; its number is the only thing on the worker's command line) and its job on
+stdin: no file path names the results. The grader reads the pipe without blocking as it polls,
+keeping every complete line (a line torn by a kill is dropped). While it grades, this process is
+non-dumpable (``PR_SET_DUMPABLE`` 0), as is every worker from its first line: a process of the
+same (non-root) user cannot open ``/proc/PID/fd/N`` of either. Root can; that is not defended.
+
+Every process dies with its grade. While it grades, this process is Linux's child subreaper for
+its descendants: whatever a submission starts and leaves behind (a new session, a double fork)
+is reparented here when its parent dies. When a worker finishes, and once more before anything
+is reported, every descendant that is not a running worker (nor a child this process had before
+grading began) is recorded, SIGKILLed and reaped, until none is left. The report lists them
+(``GradeReport.leftovers``) as the submission's doing; they do not change the points.
+
+Load does not change a grade. A test's time budget starts when its worker says it is ready (its
+start-up has a generous allowance of its own, whose overrun is a tool error). A worker stopped
+by its budget costs no points until confirmed: the seed it was running is run again alone in a
+fresh worker with a generous budget, and only a second overrun is a time limit (the seeds it
+never reached then run too). A one-seed run (the printed replay) gets at least a per-seed floor.
+
+Nondeterminism is caught. Each test's first failing seed is run once more in a fresh worker
+(unless ``fail_fast``); if that run's outcome or trace digest differs, the test's message says
+the code is nondeterministic, with the wall-clock and unseeded-random calls both runs recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import itertools
 import json
 import os
 import platform
@@ -19,11 +44,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias, get_args
 
 import trio
 
@@ -34,10 +59,44 @@ from distlab._processes import describe_exit
 
 from ._graded import GradedTest, graded_tests
 from ._results import GradeReport, Outcome, SeedResult, TestResult
+from ._worker import (
+    PR_GET_CHILD_SUBREAPER,
+    PR_GET_DUMPABLE,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
+    hung_message,
+    prctl,
+)
 
 POLL_INTERVAL = 0.02  # seconds between checks on running workers
 OUTPUT_TAIL = 2000  # characters of a dead worker's output kept for its message
 DEFAULT_MEMORY_MB = 1024
+#: Seconds a worker may take to start (interpreter, imports, the lab's tests) before it says it
+#: is ready; none of it counts against a test's budget. Overrunning it is a tool error.
+STARTUP_ALLOWANCE = 60.0
+#: At least this many seconds for a rerun (a time limit being confirmed, a failing seed run
+#: again) and for a one-seed run.
+RERUN_FLOOR = 10.0
+#: How long one cleanup keeps killing what a run left behind before it gives up.
+SWEEP_SECONDS = 5.0
+LEFTOVER_COMMAND_CHARS = 80
+
+#: The worker's first lines: non-dumpable before anything else is imported, then the worker.
+_BOOTSTRAP = (
+    "import ctypes, runpy, sys\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    try:\n"
+    f"        ctypes.CDLL(None).prctl({PR_SET_DUMPABLE}, 0, 0, 0, 0)\n"
+    "    except (OSError, AttributeError):\n"
+    "        pass\n"
+    "runpy.run_module('grading._worker', run_name='__main__', alter_sys=True)\n"
+)
+
+UnitKind: TypeAlias = Literal["planned", "confirm", "rest", "recheck"]
+#: Why the grader stopped a worker: its budget, its start-up allowance, the whole run's budget,
+#: or an interrupt.
+StopReason: TypeAlias = Literal["timeout", "startup", "run_budget", "interrupt"]
+_OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
 
 
 @dataclass(frozen=True)
@@ -50,33 +109,252 @@ class GradeOptions:
     parallel: int = 1
     time_limit: float | None = None  # override every test's budget (seconds)
     memory_mb: int = DEFAULT_MEMORY_MB
-    run_budget: float | None = None  # the whole run (default: the sum of the budgets)
+    run_budget: float | None = None  # the whole run (default: the budgets, reruns, slack)
     trace_dir: Path = Path("grading-traces")
-    #: stop each test's worker at its first failing seed (its other seeds are reported not run)
+    #: stop each test's worker at its first failing seed (its other seeds are reported not run;
+    #: no failing seed is run again to check it is deterministic)
     fail_fast: bool = False
 
 
-@dataclass
+# --- the results pipe --------------------------------------------------------------------------
+
+
+class RecordReader:
+    """The JSON lines a worker writes to its results pipe, read without ever blocking.
+
+    Only complete lines count: the last line torn by a kill stays in the buffer and is never
+    parsed, and a line that is not a JSON object is skipped. Each ``read`` takes at most
+    ``max_chunks`` chunks, so a writer that never pauses cannot hold up the poll loop.
+    """
+
+    CHUNK = 65536
+
+    def __init__(self, fd: int, *, max_chunks: int = 64) -> None:
+        os.set_blocking(fd, False)
+        self.fd = fd
+        self.max_chunks = max_chunks
+        self.closed = False
+        self.exhausted = False  # the last read found the pipe empty (or at its end)
+        self._partial = b""
+
+    def read(self) -> list[dict[str, Any]]:
+        """The records completed since the last call."""
+        if self.closed:
+            return []
+        chunks = [self._partial]
+        self.exhausted = False
+        for _ in range(self.max_chunks):
+            try:
+                chunk = os.read(self.fd, self.CHUNK)
+            except BlockingIOError:
+                chunk = b""
+            if not chunk:
+                self.exhausted = True
+                break
+            chunks.append(chunk)
+        *lines, self._partial = b"".join(chunks).split(b"\n")
+        records = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+    def drain(self, *, rounds: int = 16) -> list[dict[str, Any]]:
+        """Everything written so far (the writer has exited): read until the pipe is empty."""
+        records = []
+        for _ in range(rounds):
+            records += self.read()
+            if self.exhausted:
+                break
+        return records
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
+
+
+# --- process hygiene ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Process:
+    pid: int
+    ppid: int
+    pgrp: int
+    state: str  # R, S, D, Z, T...
+    name: str  # the short name from /proc/PID/stat
+
+
+def _processes() -> dict[int, _Process]:
+    """Every process /proc shows (none where there is no /proc)."""
+    found: dict[int, _Process] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                stat = file.read()
+        except OSError:
+            continue  # it ended meanwhile
+        left, right = stat.find(b"("), stat.rfind(b")")
+        fields = stat[right + 2 :].split()
+        if left < 0 or right < left or len(fields) < 3:
+            continue
+        with contextlib.suppress(ValueError):
+            found[int(entry)] = _Process(
+                int(entry),
+                int(fields[1]),
+                int(fields[2]),
+                fields[0].decode("ascii", "replace"),
+                stat[left + 1 : right].decode("utf-8", "replace"),
+            )
+    return found
+
+
+def _descendants(root: int, table: dict[int, _Process], skip: set[int]) -> list[_Process]:
+    """The processes below ``root``, leaving out ``skip`` and everything below them."""
+    children: dict[int, list[_Process]] = {}
+    for process in table.values():
+        children.setdefault(process.ppid, []).append(process)
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child.pid not in skip:
+                found.append(child)
+                stack.append(child.pid)
+    return found
+
+
+def describe_process(pid: int, name: str = "") -> str:
+    """``pid 1234 `python3 -c ...``` from /proc/PID/cmdline, shortened."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        raw = b""
+    words = [word.decode("utf-8", "replace") for word in raw.split(b"\0") if word]
+    command = shlex.join(words) if words else f"[{name or '?'}]"
+    if len(command) > LEFTOVER_COMMAND_CHARS:
+        command = command[: LEFTOVER_COMMAND_CHARS - 1] + "…"
+    return f"pid {pid} `{command}`"
+
+
+class Reaper:
+    """Kills and reaps every descendant of this process a grading run leaves behind.
+
+    With this process the child subreaper, a descendant whose parent dies is reparented here, so
+    "every descendant" is every process a run started, however it detached itself. The children
+    this process had when the reaper was made (an in-process caller's own, e.g. pytest's) are
+    spared, with everything below them; so is whatever ``sweep`` is told to keep.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.spared = {p.pid for p in _processes().values() if p.ppid == self.pid}
+        #: each process the submission left running, as ``describe_process`` words it
+        self.leftovers: list[str] = []
+        #: process groups killed with their worker: what dies with them is not a leftover
+        self.dying_groups: set[int] = set()
+        self._seen: set[int] = set()
+
+    def sweep(self, keep: Iterable[int] = (), *, seconds: float = SWEEP_SECONDS) -> None:
+        """SIGKILL and reap every descendant not kept, again until none is left (or time's up)."""
+        skip = self.spared | set(keep)
+        deadline = time.monotonic() + seconds
+        while True:
+            victims = _descendants(self.pid, _processes(), skip)
+            if not victims:
+                return
+            for process in victims:
+                if (
+                    process.pid not in self._seen
+                    and process.state not in ("Z", "X")
+                    and process.pgrp not in self.dying_groups
+                ):
+                    self.leftovers.append(describe_process(process.pid, process.name))
+                self._seen.add(process.pid)
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGKILL)
+            for process in victims:
+                if process.ppid == self.pid:
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(process.pid, os.WNOHANG)
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.002)  # SIGKILL is not instant: let the kernel finish them
+
+
+def _child_subreaper() -> bool | None:
+    """Whether this process is a child subreaper (None where that cannot be known)."""
+    value = ctypes.c_int(0)
+    result = prctl(PR_GET_CHILD_SUBREAPER, ctypes.addressof(value))
+    return None if result is None or result < 0 else bool(value.value)
+
+
+@contextmanager
+def trusted_process() -> Iterator[Reaper]:
+    """This process, while it grades: non-dumpable, the child subreaper; both undone after."""
+    dumpable = prctl(PR_GET_DUMPABLE)
+    subreaper = _child_subreaper()
+    prctl(PR_SET_DUMPABLE, 0)
+    if subreaper is False:
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        yield Reaper()
+    finally:
+        if subreaper is False:
+            prctl(PR_SET_CHILD_SUBREAPER, 0)
+        if dumpable == 1:
+            prctl(PR_SET_DUMPABLE, 1)
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _TestRun:
+    """One test's seeds in this run, and the verdict decided for each so far."""
+
+    test: GradedTest
+    planned: list[int]
+    budget: float  # seconds for all its planned seeds
+    results: dict[int, SeedResult] = field(default_factory=dict)
+    reported: set[int] = field(default_factory=set)  # seeds whose verdict a worker reported
+    rechecked: bool = False
+
+    @property
+    def rerun_budget(self) -> float:
+        """A rerun's: the whole test's budget, and never less than the floor."""
+        return max(self.budget, RERUN_FLOOR)
+
+
+@dataclass(eq=False)
 class _Unit:
     """Some seeds of one test, run by one worker."""
 
-    test: GradedTest
+    run: _TestRun
     seeds: list[int]
-    budget: float
-    workdir: Path
+    budget: float  # seconds from the worker's "ready"
+    kind: UnitKind = "planned"
+    origin: _Unit | None = None  # a confirm's: the unit stopped by its budget
+    rest: list[int] = field(default_factory=list)  # a confirm's: the seeds that unit never ran
+    output_file: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
-    killed_for: str | None = None  # "timeout" or "interrupt"
+    records: RecordReader | None = None
+    spawned_at: float = 0.0
+    ready_at: float | None = None
+    stopped_for: StopReason | None = None
+    start_error: str = ""
     results: dict[int, SeedResult] = field(default_factory=dict)
     last_started: int | None = None
-
-    @property
-    def results_file(self) -> Path:
-        return self.workdir / f"{self.test.name}-{self.seeds[0]}.jsonl"
-
-    @property
-    def output_file(self) -> Path:
-        return self.workdir / f"{self.test.name}-{self.seeds[0]}.out"
 
 
 def discover(lab: Lab) -> list[GradedTest]:
@@ -96,8 +374,16 @@ def replay_command(lab: Lab, impl: Path | None, test: str, seed: int) -> str:
     return shlex.join(words)
 
 
-def _plan(options: GradeOptions, tests: list[GradedTest], workdir: Path) -> list[_Unit]:
-    units = []
+def determinism_command(lab: Lab, impl: Path | None, seed: int) -> str:
+    words = ["distlab", "run", str(lab.number), "--sim", "--seed", str(seed)]
+    words.append("--check-determinism")
+    if impl is not None:
+        words += ["--impl", str(impl)]
+    return shlex.join(words)
+
+
+def _plan(options: GradeOptions, tests: list[GradedTest]) -> tuple[list[_TestRun], list[_Unit]]:
+    runs, units = [], []
     for test in tests:
         if options.seed is not None:
             seeds = [options.seed]
@@ -105,117 +391,413 @@ def _plan(options: GradeOptions, tests: list[GradedTest], workdir: Path) -> list
             seeds = list(range(1, (options.seeds or test.seeds) + 1))
         scale = len(seeds) / test.seeds
         budget = options.time_limit or max(test.budget * scale, test.budget / test.seeds)
+        if options.seed is not None and options.time_limit is None:
+            budget = max(budget, RERUN_FLOOR)  # a replay is never tighter than the floor
+        run = _TestRun(test, seeds, budget)
+        runs.append(run)
         chunks = max(1, min(len(seeds), options.parallel // max(1, len(tests))))
         size = -(-len(seeds) // chunks)
         for i in range(0, len(seeds), size):
             part = seeds[i : i + size]
-            units.append(_Unit(test, part, budget * len(part) / len(seeds), workdir))
-    return units
+            units.append(_Unit(run, part, budget * len(part) / len(seeds)))
+    return runs, units
 
 
-def _start(unit: _Unit, options: GradeOptions) -> None:
-    job = {
-        "test_file": str(unit.test.source),
-        "test": unit.test.name,
-        "impl": str(options.impl.resolve()) if options.impl else None,
-        "seeds": unit.seeds,
-        "results": str(unit.results_file),
-        "trace_dir": str(options.trace_dir.resolve()),
-        "memory_mb": options.memory_mb,
-        "cpu_seconds": int(unit.budget * 2) + 10,
-        "fail_fast": options.fail_fast,
-    }
-    job_file = unit.workdir / f"{unit.test.name}-{unit.seeds[0]}.job.json"
-    job_file.write_text(json.dumps(job), encoding="utf-8")
-    with unit.output_file.open("wb") as output:
-        unit.proc = subprocess.Popen(
-            [sys.executable, "-m", "grading._worker", str(job_file)],
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so a kill reaches every process the worker started
-            env={**os.environ, "PYTHONHASHSEED": "0"},
+# --- the words for seeds without a reported verdict --------------------------------------------
+
+_RAN: dict[Outcome, str] = {
+    "passed": "passed",
+    "failed": "failed",
+    "error": "ended in an error",
+    "timeout": "ran out of time",
+    "memory": "ran out of memory",
+    "not_run": "did not run",
+}
+
+
+def nondeterminism_message(
+    lab: Lab, impl: Path | None, first: SeedResult, again: SeedResult, calls: list[str]
+) -> str:
+    """A failing seed that gave another run when run again: the code is nondeterministic."""
+    seed = first.seed
+    if first.outcome == again.outcome:
+        how = f"both runs {_RAN[first.outcome]}, but their traces differ"
+    else:
+        how = f"it {_RAN[first.outcome]}, then {_RAN[again.outcome]} when run again"
+    lines = [
+        f"your code is nondeterministic: seed {seed} gave different runs ({how}). A seed must "
+        "give the same run every time, so this test fails."
+    ]
+    if calls:
+        lines.append("Wall-clock and unseeded-random calls recorded in the two runs:")
+        lines += [f"- {call}" for call in calls]
+    else:
+        lines.append(
+            "No wall-clock or unseeded-random call was recorded; to see where two runs of the "
+            f"seed part: {determinism_command(lab, impl, seed)}"
         )
-    unit.started_at = time.monotonic()
+    lines.append(f"The first run: {first.message or _RAN[first.outcome]}")
+    return "\n".join(lines)
 
 
-def _kill(unit: _Unit, why: str) -> None:
-    if unit.proc is not None and unit.proc.poll() is None:
-        unit.killed_for = why
-        with contextlib.suppress(ProcessLookupError):
+def _union(*lists: list[str]) -> list[str]:
+    return list(dict.fromkeys(item for items in lists for item in items))
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+class _Grading:
+    """The poll loop: starts workers, reads their records, stops them, decides each seed."""
+
+    def __init__(
+        self, options: GradeOptions, tests: list[GradedTest], workdir: Path, reaper: Reaper
+    ) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.reaper = reaper
+        self.began = time.monotonic()
+        self.runs, self.waiting = _plan(options, tests)
+        self.running: list[_Unit] = []
+        self.run_budget = options.run_budget or (
+            sum(u.budget for u in self.waiting)
+            + sum(r.rerun_budget for r in self.runs)  # a rerun each
+            + 30
+            + 2 * len(self.waiting)  # start-ups
+        )
+        self.over = False  # the whole run's budget ran out
+        self.interrupted = False
+        self._serial = itertools.count(1)
+
+    # -- the loop --
+
+    def run(self) -> None:
+        try:
+            while self.waiting or self.running:
+                self.over = self.over or time.monotonic() - self.began > self.run_budget
+                while self.waiting and len(self.running) < self.options.parallel and not self.over:
+                    self._start(self.waiting.pop(0))
+                if self.over and not self.running:
+                    break
+                for unit in list(self.running):
+                    self._poll(unit)
+                if self.running:
+                    time.sleep(POLL_INTERVAL)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            for unit in list(self.running):
+                self._stop(unit, "interrupt")
+
+    def kill_all(self) -> None:
+        """Kill every worker still running, without a verdict (a second interrupt, a bug)."""
+        for unit in self.running:
+            self._kill_group(unit)
+            if unit.proc is not None:
+                unit.proc.wait()
+            if unit.records is not None:
+                unit.records.close()
+        self.running.clear()
+
+    def _start(self, unit: _Unit) -> None:
+        options = self.options
+        unit.output_file = self.workdir / f"{next(self._serial):03d}-{unit.run.test.name}.out"
+        job = {
+            "test_file": str(unit.run.test.source),
+            "test": unit.run.test.name,
+            "impl": str(options.impl.resolve()) if options.impl else None,
+            "seeds": unit.seeds,
+            "trace_dir": str(options.trace_dir.resolve()),
+            "memory_mb": options.memory_mb,
+            "cpu_seconds": int(unit.budget * 2) + 10,
+            "fail_fast": options.fail_fast,
+        }
+        read_fd, write_fd = os.pipe()
+        try:
+            with unit.output_file.open("wb") as output:
+                unit.proc = subprocess.Popen(
+                    [sys.executable, "-c", _BOOTSTRAP, "--results-fd", str(write_fd)],
+                    stdin=subprocess.PIPE,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(write_fd,),
+                    start_new_session=True,  # so a kill reaches every process the worker started
+                    env={**os.environ, "PYTHONHASHSEED": "0"},
+                )
+        except OSError as exc:
+            os.close(read_fd)
+            unit.start_error = f"the grader could not start its worker process: {exc}"
+            self._settle(unit)
+            return
+        finally:
+            os.close(write_fd)  # the worker holds the only write end
+        unit.records = RecordReader(read_fd)
+        unit.spawned_at = time.monotonic()
+        self.running.append(unit)
+        assert unit.proc.stdin is not None
+        with contextlib.suppress(OSError):  # a worker that died at once is told by its exit
+            unit.proc.stdin.write(json.dumps(job).encode("utf-8"))
+            unit.proc.stdin.close()
+
+    def _poll(self, unit: _Unit) -> None:
+        assert unit.proc is not None
+        self._take(unit, drain=False)
+        now = time.monotonic()
+        if unit.proc.poll() is not None:
+            self._done(unit)
+        elif self.over:
+            self._stop(unit, "run_budget")
+        elif unit.ready_at is None and now - unit.spawned_at > STARTUP_ALLOWANCE:
+            self._stop(unit, "startup")
+        elif unit.ready_at is not None and now - unit.ready_at > unit.budget:
+            self._stop(unit, "timeout")
+
+    def _take(self, unit: _Unit, *, drain: bool) -> None:
+        """Read the worker's new records: ready, started, and the seeds' results."""
+        if unit.records is None:
+            return
+        for record in unit.records.drain() if drain else unit.records.read():
+            if record.get("ready") is True:
+                if unit.ready_at is None:
+                    unit.ready_at = time.monotonic()  # the budget starts now
+            elif "started" in record:
+                unit.last_started = record["started"]
+            elif record.get("seed") in unit.seeds and record.get("outcome") in _OUTCOMES:
+                with contextlib.suppress(TypeError):
+                    result = SeedResult(**record)
+                    unit.results[result.seed] = result
+
+    def _kill_group(self, unit: _Unit) -> None:
+        """SIGKILL the worker's process group; what dies with it is not the submission's doing."""
+        if unit.proc is None:
+            return
+        self.reaper.dying_groups.add(unit.proc.pid)
+        with contextlib.suppress(OSError):
             os.killpg(unit.proc.pid, signal.SIGKILL)
-        unit.proc.wait()
 
+    def _stop(self, unit: _Unit, why: StopReason) -> None:
+        assert unit.proc is not None
+        if unit.proc.poll() is None:
+            unit.stopped_for = why
+            self._kill_group(unit)
+            unit.proc.wait()
+        self._done(unit)
 
-def _read_results(unit: _Unit) -> None:
-    if not unit.results_file.exists():
-        return
-    for line in unit.results_file.read_text(encoding="utf-8").splitlines():
-        if not line.endswith("}"):
-            continue  # torn by a kill
-        record: dict[str, Any] = json.loads(line)
-        if "started" in record:
-            unit.last_started = record["started"]
+    def _done(self, unit: _Unit) -> None:
+        """A worker has exited: its last records, then every process it left, then verdicts."""
+        assert unit.proc is not None and unit.records is not None
+        self.running.remove(unit)
+        self._take(unit, drain=True)
+        unit.records.close()
+        if unit.proc.returncode != 0:  # it died: its node hosts die with it
+            self._kill_group(unit)
+        self.reaper.sweep(keep=[u.proc.pid for u in self.running if u.proc is not None])
+        with contextlib.suppress(OSError):  # where there is no /proc to sweep
+            os.killpg(unit.proc.pid, signal.SIGKILL)
+        self._settle(unit)
+
+    # -- verdicts --
+
+    def _settle(self, unit: _Unit) -> None:
+        run = unit.run
+        if unit.kind == "recheck":
+            self._settle_recheck(unit)
         else:
-            result = SeedResult(**record)
-            unit.results[result.seed] = result
+            for seed in unit.seeds:
+                if seed in unit.results:
+                    run.reported.add(seed)
+                    run.results[seed] = self._noted(unit, unit.results[seed])
+            missing = [s for s in unit.seeds if s not in unit.results]
+            if unit.kind == "confirm":
+                rerun = unit.results.get(unit.seeds[0])
+                if rerun is None:
+                    self._decide(run, self._missing(unit, missing + unit.rest))
+                else:
+                    self._after_rerun(unit, rerun)
+            elif unit.stopped_for == "timeout" and missing:
+                # Stopped by its budget: no verdict until the seed is run again, alone.
+                confirm = _Unit(
+                    run, missing[:1], run.rerun_budget, "confirm", origin=unit, rest=missing[1:]
+                )
+                self.waiting.insert(0, confirm)
+            else:
+                self._decide(run, self._missing(unit, missing))
+        if not any(u.run is run for u in self.waiting + self.running):
+            self._recheck_first_failure(run)
 
+    @staticmethod
+    def _decide(run: _TestRun, results: list[SeedResult]) -> None:
+        for result in results:
+            run.results[result.seed] = result
 
-def _output_tail(unit: _Unit) -> str:
-    if not unit.output_file.exists():
-        return ""
-    return unit.output_file.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL:].strip()
+    def _noted(self, unit: _Unit, result: SeedResult) -> SeedResult:
+        """A confirming rerun's verdict counts, and says so."""
+        if unit.kind != "confirm" or unit.origin is None:
+            return result
+        note = (
+            f"seed {result.seed} was stopped once by the {unit.origin.budget:g} s time budget, "
+            f"then run again alone with {unit.budget:g} s: this is the rerun's verdict"
+        )
+        if result.outcome == "passed":
+            return replace(result, message=f"passed when run again ({note})")
+        return replace(result, message=f"{result.message}\n({note})")
 
-
-def _finish(unit: _Unit, options: GradeOptions) -> list[SeedResult]:
-    """Every planned seed gets a result: recorded, or why there is none."""
-    _read_results(unit)
-    code = unit.proc.returncode if unit.proc is not None else None
-    tail = _output_tail(unit)
-    results = []
-    reason: tuple[Outcome, str] | None = None
-    if options.fail_fast and code == 0 and unit.killed_for is None:
-        failed = [r.seed for r in unit.results.values() if r.outcome != "passed"]
-        if failed:
-            reason = ("not_run", f"--fail-fast stopped this test at seed {failed[0]}")
-    for seed in unit.seeds:
-        if seed in unit.results:
-            result = unit.results[seed]
-        elif reason is not None or unit.proc is None:
-            why = reason[1] if reason else "the grader stopped before this test could run"
-            result = SeedResult(seed, "not_run", f"not run: {why}")
-        elif unit.killed_for == "timeout":
-            reason = ("timeout", f"the time budget ran out on seed {seed}")
-            result = SeedResult(
-                seed,
-                "timeout",
-                f"time limit: seed {seed} did not finish within the test's "
-                f"{unit.budget:g} s budget. A handler that loops forever (or never awaits), "
-                "or a node that floods the network without pause, does this.",
-            )
-        elif unit.killed_for == "interrupt":
-            reason = ("not_run", "the grader was interrupted")
-            result = SeedResult(seed, "not_run", "not run: the grader was interrupted")
+    def _after_rerun(self, unit: _Unit, rerun: SeedResult) -> None:
+        """The confirmed seed has its verdict: the seeds its first worker never reached run now."""
+        run, seed = unit.run, unit.seeds[0]
+        if not unit.rest:
+            return
+        if rerun.outcome == "timeout":
+            self._decide(run, [SeedResult(s, "not_run", hung_message(seed)) for s in unit.rest])
+        elif self.options.fail_fast and rerun.outcome != "passed":
+            why = f"not run: --fail-fast stopped this test at seed {seed}"
+            self._decide(run, [SeedResult(s, "not_run", why) for s in unit.rest])
         else:
-            memory = "MemoryError" in tail or code in (-signal.SIGKILL, 137)
-            outcome: Outcome = "memory" if memory else "error"
-            what = (
-                f"memory limit: the run needed more than {options.memory_mb} MiB"
-                if memory
-                else f"the grading process {describe_exit(code)}"
+            origin = unit.origin
+            assert origin is not None
+            budget = origin.budget * len(unit.rest) / len(origin.seeds)
+            self.waiting.insert(0, _Unit(run, unit.rest, budget, "rest"))
+
+    def _missing(self, unit: _Unit, seeds: list[int]) -> list[SeedResult]:
+        """A verdict for each seed the worker did not report: the first says why, the rest are
+        not run."""
+        code = unit.proc.returncode if unit.proc is not None else None
+        later: str | None = None  # why the seeds after the first are not run
+        if (
+            self.options.fail_fast
+            and code == 0
+            and unit.stopped_for is None
+            and not unit.start_error
+        ):
+            failed = [s for s in unit.seeds if s in unit.results and not _passed(unit, s)]
+            if failed:
+                later = f"--fail-fast stopped this test at seed {failed[0]}"
+        results = []
+        for seed in seeds:
+            if later is not None:
+                results.append(SeedResult(seed, "not_run", f"not run: {later}"))
+            else:
+                first, later = self._why_missing(unit, seed, code)
+                results.append(first)
+        return results
+
+    def _why_missing(self, unit: _Unit, seed: int, code: int | None) -> tuple[SeedResult, str]:
+        """The verdict of the first seed without a reported one, and why later ones do not run."""
+        if unit.start_error:
+            return (
+                SeedResult(seed, "error", f"{unit.start_error} (seed {seed} never ran)"),
+                "the grader could not start its worker",
             )
-            reason = (outcome, what)
-            result = SeedResult(
-                seed,
-                outcome,
-                f"{what} on seed {seed}" + (f"; its last output:\n{tail}" if tail else ""),
+        if unit.stopped_for == "timeout":  # a confirming rerun overran too: a real time limit
+            first_budget = unit.origin.budget if unit.origin is not None else unit.budget
+            return (
+                SeedResult(
+                    seed,
+                    "timeout",
+                    f"time limit: seed {seed} did not finish within the test's "
+                    f"{first_budget:g} s budget, nor in {unit.budget:g} s when run again alone. "
+                    "A handler that loops forever (or never awaits), or a node that floods the "
+                    "network without pause, does this.",
+                ),
+                hung_message(seed).removeprefix("not run: "),
             )
-        if result.outcome != "passed":
-            result = replace(
-                result, replay=replay_command(options.lab, options.impl, unit.test.name, seed)
+        if unit.stopped_for == "interrupt":
+            why = "the grader was interrupted"
+            return SeedResult(seed, "not_run", f"not run: {why}"), why
+        if unit.stopped_for == "run_budget":
+            why = "the whole run's time budget ran out"
+            return SeedResult(seed, "not_run", f"not run: {why}"), why
+        if unit.stopped_for == "startup":
+            return (
+                SeedResult(
+                    seed,
+                    "error",
+                    f"the grading worker (distlab's own process) was not ready after "
+                    f"{STARTUP_ALLOWANCE:g} s, so seed {seed} never ran: the machine is "
+                    "overloaded or distlab is broken. This says nothing about your code: grade "
+                    "again.",
+                ),
+                "the grading worker did not start",
             )
-        results.append(result)
-    return results
+        tail = self._output_tail(unit)
+        told = f"; its last output:\n{tail}" if tail else ""
+        if "MemoryError" in tail or code in (-signal.SIGKILL, 137):
+            what = f"memory limit: the run needed more than {self.options.memory_mb} MiB"
+            return SeedResult(seed, "memory", f"{what} on seed {seed}{told}"), what
+        before = "it was ready to run" if unit.ready_at is None else "reporting"
+        what = (
+            f"the grading worker (distlab's own process) {describe_exit(code)} before {before} "
+            f"seed {seed}: a failure of distlab (or of the machine), not a verdict on your code"
+        )
+        return (
+            SeedResult(seed, "error", what + told),
+            f"the grading worker failed on seed {seed}",
+        )
+
+    @staticmethod
+    def _output_tail(unit: _Unit) -> str:
+        if unit.output_file is None or not unit.output_file.exists():
+            return ""
+        text = unit.output_file.read_text(encoding="utf-8", errors="replace")
+        return text[-OUTPUT_TAIL:].strip()
+
+    # -- the first failing seed, run again --
+
+    def _recheck_first_failure(self, run: _TestRun) -> None:
+        if run.rechecked or self.options.fail_fast or self.interrupted or self.over:
+            return
+        failures = [r for r in run.results.values() if r.outcome not in ("passed", "not_run")]
+        first = min(failures, key=lambda r: r.seed, default=None)
+        # Only a verdict the test reached: a time limit was run twice already, and a worker's
+        # death or a memory limit says nothing about the student's determinism.
+        if first is None or first.seed not in run.reported:
+            return
+        if not (first.outcome == "failed" or (first.outcome == "error" and first.digest)):
+            return
+        run.rechecked = True
+        self.waiting.insert(0, _Unit(run, [first.seed], run.rerun_budget, "recheck"))
+
+    def _settle_recheck(self, unit: _Unit) -> None:
+        run, seed = unit.run, unit.seeds[0]
+        first, again = run.results.get(seed), unit.results.get(seed)
+        if first is None or again is None:
+            return  # the rerun gave no verdict (stopped, or its worker died): nothing learned
+        calls = _union(first.nondeterminism, again.nondeterminism)
+        digests_differ = bool(first.digest and again.digest and first.digest != again.digest)
+        if first.outcome == again.outcome and not digests_differ:
+            run.results[seed] = replace(first, nondeterminism=calls)
+            return
+        message = nondeterminism_message(self.options.lab, self.options.impl, first, again, calls)
+        run.results[seed] = replace(first, message=message, nondeterminism=calls)
+
+    # -- the report --
+
+    def results(self) -> list[TestResult]:
+        why = (
+            "not run: the grader was interrupted"
+            if self.interrupted
+            else "not run: the whole run's time budget ran out"
+        )
+        results = []
+        for run in self.runs:
+            seeds = []
+            for seed in run.planned:
+                result = run.results.get(seed) or SeedResult(seed, "not_run", why)
+                if result.outcome != "passed" and result.replay is None:
+                    command = replay_command(
+                        self.options.lab, self.options.impl, run.test.name, seed
+                    )
+                    result = replace(result, replay=command)
+                seeds.append(result)
+            results.append(
+                _aggregate(
+                    run.test, len(run.planned), seeds, sum(s.seconds for s in seeds), run.budget
+                )
+            )
+        return results
+
+
+def _passed(unit: _Unit, seed: int) -> bool:
+    return unit.results[seed].outcome == "passed"
 
 
 def _aggregate(
@@ -257,7 +839,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def grade(
     options: GradeOptions, *, progress: Callable[[TestResult], None] | None = None
 ) -> GradeReport:
-    """Grade the implementation; returns a complete report, even when interrupted."""
+    """Grade the implementation; returns a complete report, even when interrupted.
+
+    When it returns, every process the run started is dead (see the module's doc).
+    """
     began = time.monotonic()
     try:
         tests = discover(options.lab)
@@ -277,59 +862,28 @@ def grade(
                 f"tests are: {', '.join(t.name for t in tests)}"
             )
         tests = [t for t in tests if t.name in options.tests]
-    interrupted = False
-    with tempfile.TemporaryDirectory(prefix="distlab-grade-") as tmp, _sigterm_as_interrupt():
-        units = _plan(options, tests, Path(tmp))
-        run_budget = options.run_budget or sum(u.budget for u in units) + 30
-        waiting, running, done = list(units), list[_Unit](), list[_Unit]()
-        try:  # from here on, an interrupt still yields a report of every test
-            while waiting or running:
-                over = time.monotonic() - began > run_budget
-                while waiting and len(running) < options.parallel and not over:
-                    unit = waiting.pop(0)
-                    _start(unit, options)
-                    running.append(unit)
-                if over and not running:
-                    break
-                for unit in list(running):
-                    assert unit.proc is not None
-                    if unit.proc.poll() is not None:
-                        running.remove(unit)
-                        done.append(unit)
-                    elif over or time.monotonic() - unit.started_at > unit.budget:
-                        _kill(unit, "timeout")
-                        running.remove(unit)
-                        done.append(unit)
-                time.sleep(POLL_INTERVAL)
-        except KeyboardInterrupt:
-            interrupted = True
-            for unit in running:
-                _kill(unit, "interrupt")
-            done += running
-        results = []
-        for test in tests:
-            mine = [u for u in units if u.test is test]
-            seeds = [r for u in mine if u in done for r in _finish(u, options)]
-            seeds += [
-                SeedResult(
-                    s,
-                    "not_run",
-                    "not run: the grader was interrupted"
-                    if interrupted
-                    else "not run: the whole run's time budget ran out",
-                )
-                for u in mine
-                if u not in done
-                for s in u.seeds
-            ]
-            planned = sum(len(u.seeds) for u in mine)
-            result = _aggregate(
-                test, planned, seeds, sum(s.seconds for s in seeds), sum(u.budget for u in mine)
-            )
-            results.append(result)
-            if progress is not None:
-                progress(result)
-    return _report(options, results, began, interrupted=interrupted)
+    with (
+        tempfile.TemporaryDirectory(prefix="distlab-grade-") as tmp,
+        _sigterm_as_interrupt(),
+        trusted_process() as reaper,
+    ):
+        grading = _Grading(options, tests, Path(tmp), reaper)
+        try:
+            grading.run()  # from here on, an interrupt still yields a report of every test
+        finally:
+            grading.kill_all()
+            try:
+                reaper.sweep()
+            except KeyboardInterrupt:
+                grading.interrupted = True
+                reaper.sweep()
+        results = grading.results()
+    if progress is not None:
+        for result in results:
+            progress(result)
+    return _report(
+        options, results, began, interrupted=grading.interrupted, leftovers=reaper.leftovers
+    )
 
 
 def _report(
@@ -339,6 +893,7 @@ def _report(
     *,
     interrupted: bool,
     error: str = "",
+    leftovers: list[str] | None = None,
 ) -> GradeReport:
     return GradeReport(
         lab=options.lab.slug,
@@ -352,4 +907,5 @@ def _report(
         },
         interrupted=interrupted,
         error=error,
+        leftovers=list(leftovers or []),
     )

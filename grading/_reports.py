@@ -168,6 +168,32 @@ def failure_lines(report: GradeReport) -> list[str]:
     return lines
 
 
+def leftover_lines(report: GradeReport) -> list[str]:
+    """One line per process the submission left running (the grader killed it)."""
+    return [f"killed a process your code left running: {process}" for process in report.leftovers]
+
+
+def warning_lines(report: GradeReport) -> list[str]:
+    """The wall-clock and unseeded-random calls any seed recorded, once each (passing or not)."""
+    if not report.warnings:
+        return []
+    return [
+        "WARNING your code takes time or chance from outside its node: a seed may not give the "
+        "same run twice, and a pass may not hold",
+        *(f"  - {call}" for call in report.warnings),
+    ]
+
+
+def notice_lines(report: GradeReport) -> list[str]:
+    """What the report says besides the verdicts: leftover processes, nondeterministic calls."""
+    lines: list[str] = []
+    for block in (leftover_lines(report), warning_lines(report)):
+        if block and lines:
+            lines.append("")
+        lines.extend(block)
+    return lines
+
+
 # --- the terminal ------------------------------------------------------------------------------
 
 
@@ -199,17 +225,18 @@ def render_table(report: GradeReport) -> Table:
 
 
 def print_report(report: GradeReport, console: Console) -> None:
-    """The table, the failure blocks and the points line, as ``distlab grade`` prints them.
+    """The table, the failure blocks, the notices (processes left running, nondeterministic
+    calls) and last the points line, as ``distlab grade`` prints them.
 
     Lines are printed as ``Text`` (never parsed as rich markup: messages may contain ``[...]``)
     and with ``soft_wrap`` so a long replay command stays one line that can be copied.
     """
     console.print(render_table(report))
-    lines = failure_lines(report)
-    if lines:
-        console.print()
-        for line in lines:
-            console.print(Text(line), soft_wrap=True)
+    for lines in (failure_lines(report), notice_lines(report)):
+        if lines:
+            console.print()
+            for line in lines:
+                console.print(Text(line), soft_wrap=True)
     console.print()
     console.print(Text(points_line(report), style="bold"), soft_wrap=True)
 
@@ -243,6 +270,9 @@ def _gradescope_summary(report: GradeReport) -> str:
         lines.append(f"Grading could not start: {report.error}")
     if report.interrupted:
         lines.append("Grading was interrupted: the tests that did not run score 0.")
+    notices = notice_lines(report)
+    if notices:
+        lines += ["", *notices]
     return "\n".join(lines)
 
 
@@ -276,6 +306,8 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
             "versions": dict(report.versions),
             "interrupted": report.interrupted,
             "error": report.error,
+            "leftovers": list(report.leftovers),
+            "warnings": report.warnings,
         },
     }
 
@@ -391,6 +423,8 @@ def to_junit(report: GradeReport) -> str:
         "interrupted": str(report.interrupted).lower(),
     }
     suite_properties.update({f"version.{k}": v for k, v in report.versions.items()})
+    suite_properties.update({f"leftover.{i}": p for i, p in enumerate(report.leftovers, 1)})
+    suite_properties.update({f"warning.{i}": w for i, w in enumerate(report.warnings, 1)})
     _properties(suite, suite_properties)
     if report.error:
         _grading_error(suite, name, report.error)
@@ -445,6 +479,8 @@ __all__ = [
     "failure_block",
     "failure_lines",
     "format_number",
+    "leftover_lines",
+    "notice_lines",
     "points_line",
     "print_report",
     "render",
@@ -454,5 +490,6 @@ __all__ = [
     "to_gradescope",
     "to_json",
     "to_junit",
+    "warning_lines",
     "write_report",
 ]

@@ -73,6 +73,9 @@ class GradeReport:
     versions: dict[str, str]
     interrupted: bool = False
     error: str = ""  # why grading could not even start (no such lab, a bad option...)
+    #: processes the submission left running, killed by the grader before it reported (each
+    #: ``pid 1234 `command```); they cost no points, the verdicts were decided without them
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -91,8 +94,18 @@ class GradeReport:
             and all(t.passed for t in self.tests)
         )
 
+    @property
+    def warnings(self) -> list[str]:
+        """Every wall-clock or unseeded-random call any seed recorded, once each, in order.
+
+        They need not have failed a test (a run can pass by luck): they are why a seed could
+        give another run next time.
+        """
+        calls = (c for t in self.tests for s in t.seeds for c in s.nondeterminism)
+        return list(dict.fromkeys(calls))
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON: every field, plus the computed scores."""
+        """Plain JSON: every field, plus the computed scores and the warnings."""
         return {
             "lab": self.lab,
             "impl": self.impl,
@@ -102,6 +115,8 @@ class GradeReport:
             "interrupted": self.interrupted,
             "error": self.error,
             "versions": self.versions,
+            "leftovers": list(self.leftovers),
+            "warnings": self.warnings,
             "tests": [
                 {**asdict(t), "score": t.score, "pass_rate": t.pass_rate} for t in self.tests
             ],

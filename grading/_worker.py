@@ -1,17 +1,34 @@
 """A grading worker: runs some seeds of one graded test, in a process of its own.
 
-The grader starts ``python -m grading._worker JOB.json``. The worker limits its own memory and
-CPU time first, before any student code is imported, then appends one JSON line per event to the
-job's results file: ``{"started": seed}`` before a seed, then that seed's result. The file, not a
-pipe, carries the results: whatever the student's code prints cannot corrupt it, and every line
-written before the worker was killed can still be read.
+The grader starts it with ``python -c BOOTSTRAP --results-fd N`` (see ``_grader._start``): the
+bootstrap makes the process unreadable to the user's other processes (``PR_SET_DUMPABLE`` 0, so
+no same-user process can open ``/proc/PID/fd/N``) before anything else is imported, then runs
+this module. The job (test file, test, seeds, limits) arrives as JSON on stdin, which is then
+closed; the worker limits its own memory and CPU time and writes one JSON line per event to the
+inherited pipe ``N``, whose other end only the grader holds:
+
+- ``{"ready": true}`` once it has loaded the test and before its first seed (the grader starts
+  the test's time budget then: interpreter start-up never counts against it);
+- ``{"started": seed}`` before each seed, then that seed's ``SeedResult``.
+
+No file carries the results, so there is no path a student's process could name to append a
+forged line to. Whatever the worker (or anything in it) prints goes to its output file, which
+the grader reads only for the tail it shows when the worker dies. The pipe is not inherited by
+anything the worker executes.
+
+The student's implementation is never imported here: ``GradedTest.run_seed`` runs it (in a node
+host process of its own) and turns an implementation that does not load into an ``error``
+verdict for that seed.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import resource
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +37,30 @@ from distlab import DistlabError
 
 from ._graded import graded_tests
 from ._results import SeedResult
+
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+
+
+def prctl(option: int, arg: int = 0) -> int | None:
+    """Linux's prctl(2) with one argument: its result, or None where there is none (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    result: int = call(
+        ctypes.c_int(option), ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0)
+    )
+    return result
+
+
+def forbid_inspection() -> None:
+    """Make this process non-dumpable: the user's other (non-root) processes cannot open its
+    ``/proc/PID/fd/*``, ``/proc/PID/mem`` or ptrace it. Root can; a no-op off Linux."""
+    prctl(PR_SET_DUMPABLE, 0)
 
 
 def _limit(memory_mb: int, cpu_seconds: int) -> None:
@@ -33,31 +74,57 @@ def _write(out: IO[str], record: dict[str, Any]) -> None:
     out.flush()
 
 
-def run_job(job: dict[str, Any]) -> None:
+def hung_message(seed: int) -> str:
+    """Why the seeds after one that hung are not run (the worker and the grader say the same)."""
+    return f"not run: seed {seed} hung; the test has failed already"
+
+
+def run_job(job: dict[str, Any], out: IO[str]) -> None:
+    """Run the job's seeds, writing a record per event to ``out`` (see the module's doc)."""
     impl = Path(job["impl"]) if job.get("impl") else None
     trace_dir = Path(job["trace_dir"])
     trace_dir.mkdir(parents=True, exist_ok=True)
-    with Path(job["results"]).open("a", encoding="utf-8") as out:
-        try:
-            [test] = [t for t in graded_tests(Path(job["test_file"])) if t.name == job["test"]]
-            lab = test.lab()
-            lab.cluster_spec(impl)  # import the implementation now: one verdict if it fails
-        except DistlabError as exc:
-            for seed in job["seeds"]:
-                _write(out, asdict(SeedResult(seed, "error", str(exc))))
+    seeds: list[int] = list(job["seeds"])
+    try:
+        [test] = [t for t in graded_tests(Path(job["test_file"])) if t.name == job["test"]]
+        lab = test.lab()
+    except DistlabError as exc:  # the lab's own test file: a verdict per seed, in its words
+        _write(out, {"ready": True})
+        for seed in seeds:
+            _write(out, asdict(SeedResult(seed, "error", str(exc))))
+        return
+    _write(out, {"ready": True})
+    for i, seed in enumerate(seeds):
+        _write(out, {"started": seed})
+        result = test.run_seed(seed, impl=impl, trace_dir=trace_dir, lab=lab)
+        _write(out, asdict(result))
+        if result.outcome == "timeout":  # a hang costs seconds each time: the test failed anyway
+            for later in seeds[i + 1 :]:
+                _write(out, asdict(SeedResult(later, "not_run", hung_message(seed))))
             return
-        for seed in job["seeds"]:
-            _write(out, {"started": seed})
-            result = test.run_seed(seed, impl=impl, trace_dir=trace_dir, lab=lab)
-            _write(out, asdict(result))
-            if job.get("fail_fast") and result.outcome != "passed":
-                return
+        if job.get("fail_fast") and result.outcome != "passed":
+            return
 
 
-def main() -> None:
-    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+def _results_fd(argv: Sequence[str]) -> int:
+    words = list(argv)
+    try:
+        return int(words[words.index("--results-fd") + 1])
+    except (ValueError, IndexError):
+        raise SystemExit("usage: python -m grading._worker --results-fd N < job.json") from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    forbid_inspection()  # again: the grader's bootstrap did it already, unless run by hand
+    fd = _results_fd(sys.argv[1:] if argv is None else argv)
+    os.set_inheritable(fd, False)  # nothing this worker executes gets the results pipe
+    job = json.loads(sys.stdin.buffer.read())
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
     _limit(job["memory_mb"], job["cpu_seconds"])
-    run_job(job)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        run_job(job, out)
 
 
 if __name__ == "__main__":

@@ -69,8 +69,10 @@ def test_every_lab_has_at_least_two_mutants() -> None:
 @pytest.mark.parametrize(
     ("impl", "outcome", "message"),
     [
-        ("loops_forever", "timeout", "did not finish within the test's 3 s budget"),
-        ("floods", "timeout", "did not finish within the test's 3 s budget"),
+        # The node host catches a hang and a flood itself, in words naming the node and line
+        # (a hang the host misses is stopped by the grader's budget: test_grader_isolation.py).
+        ("loops_forever", "timeout", "s of CPU without waiting"),
+        ("floods", "error", "messages without waiting (a flood)"),
         ("raises_on_import", "error", "raises_on_import.py failed to import: line 6: KeyError"),
         ("hogs_memory", "memory", "memory limit: node server ran out of memory"),
     ],
