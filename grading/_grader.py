@@ -242,6 +242,7 @@ def describe_process(pid: int, name: str = "") -> str:
         raw = b""
     words = [word.decode("utf-8", "replace") for word in raw.split(b"\0") if word]
     command = shlex.join(words) if words else f"[{name or '?'}]"
+    command = "".join(c if c.isprintable() else "?" for c in command)  # no escapes in CI logs
     if len(command) > LEFTOVER_COMMAND_CHARS:
         command = command[: LEFTOVER_COMMAND_CHARS - 1] + "…"
     return f"pid {pid} `{command}`"

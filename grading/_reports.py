@@ -178,8 +178,8 @@ def warning_lines(report: GradeReport) -> list[str]:
     if not report.warnings:
         return []
     return [
-        "WARNING your code takes time or chance from outside its node: a seed may not give the "
-        "same run twice, and a pass may not hold",
+        "WARNING your code takes time or chance from outside its node: a seed may not run the "
+        "same twice",
         *(f"  - {call}" for call in report.warnings),
     ]
 

@@ -593,3 +593,19 @@ def test_nondeterministic_calls_are_a_warning_at_the_end_even_when_all_passed() 
     assert report.to_dict()["warnings"] == [clock]
     assert clock in to_gradescope(report)["output"]
     assert to_gradescope(report)["extra_data"]["warnings"] == [clock]
+
+
+def test_a_real_submission_that_reads_the_clock_passes_with_a_warning(tmp_path: Path) -> None:
+    lab = next(lab for lab in list_labs() if lab.number == 0)
+    impl = Path(__file__).resolve().parent / "impls" / "reads_the_clock.py"
+    report = grade(
+        GradeOptions(
+            lab=lab, impl=impl, tests=("test_all_pongs_arrive",), seeds=2, trace_dir=tmp_path
+        )
+    )
+    assert report.full_marks  # a warning costs no points
+    assert any("called time.time() at" in w and "reads_the_clock.py:" in w for w in report.warnings)
+    lines = render_text(report).strip().splitlines()
+    assert any(line.startswith("WARNING your code takes time or chance") for line in lines)
+    assert lines[-1] == "Points 2/2"
+    assert len(report.warnings) == len(set(report.warnings))  # once each, across seeds
