@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import trio
 
@@ -109,7 +108,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     if args.no_grade:
         return
-    print(f"\n{'lab':>3}  {'grade --parallel 2':>18}  {'before the host':>15}  {'ratio':>5}  points")
+    print(
+        f"\n{'lab':>3}  {'grade --parallel 2':>18}  {'before the host':>15}  {'ratio':>5}  points"
+    )
     for lab in labs:
         seconds, points = grade_wall(lab)
         before = BEFORE_HOST_SECONDS[lab]

@@ -240,6 +240,8 @@ def test_simulated_nodes_keep_their_storage_across_a_crash(tmp_path: Path) -> No
                 await cluster.crash("counter")
                 await cluster.restart("counter")
                 with trio.fail_after(5):  # each incarnation counts itself before the next crash
-                    await cluster.wait_for_status("counter", lambda s: s.get("starts") == starts)
+                    await cluster.wait_for_status(
+                        "counter", lambda s, n=starts: s.get("starts") == n
+                    )
 
     run_simulated(main, seed=1)
