@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType, ModuleType
+from typing import TypeVar
 
 from ._errors import ImplementationError
 from ._node import Node
@@ -63,6 +64,21 @@ def forget_loaded(*, keep: Collection[Path] = ()) -> None:
 def is_loaded_code(node_class: type[Node]) -> bool:
     """Was ``node_class`` defined in a file imported by ``load_module`` (a student's or lab's)?"""
     return node_class.__module__.startswith(_PREFIX)
+
+
+_HARNESS_ATTR = "__distlab_harness__"
+NodeT = TypeVar("NodeT", bound=type[Node])
+
+
+def harness_node(node_class: NodeT) -> NodeT:
+    """Mark a node class as the harness's own (a grader's client): trusted code that runs in the
+    supervisor's process in every placement, never apart with the lab's nodes."""
+    setattr(node_class, _HARNESS_ATTR, True)
+    return node_class
+
+
+def is_harness(node_class: type[Node] | NodeRef) -> bool:
+    return isinstance(node_class, type) and bool(vars(node_class).get(_HARNESS_ATTR, False))
 
 
 def runs_apart(node_class: type[Node] | NodeRef) -> bool:

@@ -27,7 +27,7 @@ from ._child import EXIT_IMPORT_FAILED, EXIT_NODE_CRASHED, EXIT_STOPPED
 from ._fates import FateLedger
 from ._framing import FrameDecoder, frame
 from ._inprocess import InProcessDriver
-from ._loading import NodeRef, runs_apart
+from ._loading import NodeRef, is_harness
 from ._message import encode_json
 from ._network import FaultChange
 from ._node import Node
@@ -88,7 +88,7 @@ def describe_exit(code: int | None) -> str:
 
 
 class ProcessDriver:
-    """One process per lab node; the harness's own nodes (a grader's clients) run here."""
+    """One process per node; the harness's own nodes (a grader's clients) run here."""
 
     def __init__(self, cluster: Cluster, nursery: trio.Nursery) -> None:
         self._cluster = cluster
@@ -106,7 +106,7 @@ class ProcessDriver:
     async def start(self, entry: NodeEntry, node_class: type[Node] | NodeRef) -> int | None:
         from ._cluster import class_location
 
-        if not runs_apart(node_class):
+        if is_harness(node_class):
             if self._local is None:
                 self._local = InProcessDriver(self._cluster, self._nursery, simulated=False)
             self._local_names.add(entry.name)

@@ -36,7 +36,7 @@ from distlab._cluster import Cluster, Placement, open_cluster
 from distlab._errors import NodeHungError
 from distlab._faults import FaultState
 from distlab._labs import Lab, load_lab
-from distlab._loading import forget_loaded
+from distlab._loading import forget_loaded, harness_node
 from distlab._seeds import derived_rng
 from distlab._sim import run_simulated
 from distlab._trace import CHECK_FAILED, CRASH, TraceEvent, read_trace, trace_digest
@@ -77,6 +77,7 @@ class Client:
         return reply
 
 
+@harness_node
 class _ClientNode(Node):
     """The node a Client speaks through: it handles nothing by itself."""
 
