@@ -13,6 +13,8 @@ The hook is private to trio, so ``tests/test_sim.py`` fails if a trio upgrade br
 from __future__ import annotations
 
 import heapq
+import math
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -73,10 +75,43 @@ def _virtual_clock() -> trio.abc.Clock:
     return MockClock(autojump_threshold=0)
 
 
+class PacedClock(trio.abc.Clock):
+    """Virtual time that runs at wall speed while the run is idle, and stands still otherwise.
+
+    Why not ``MockClock(rate=1)``: that one is the wall clock, so a run that falls behind (a
+    busy machine, a screen redrawing in the same process) finds its deadlines already passed and
+    its timers late against each other: leases lapse, leaders lose their followers. This one
+    moves only while every task waits, and never past the next deadline: a run that falls behind
+    slows down, and still sees each deadline at its exact time, one at a time.
+    """
+
+    def __init__(self, *, rate: float = 1.0) -> None:
+        self._rate = rate
+        self._virtual = 0.0
+        self._idle_from: float | None = None  # wall time the loop went idle, while it is
+        self._idle_virtual = 0.0
+        self._limit = math.inf
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        if self._idle_from is not None:  # the first look after an idle spell ends it
+            elapsed = (time.monotonic() - self._idle_from) * self._rate
+            self._virtual = max(self._virtual, min(self._idle_virtual + elapsed, self._limit))
+            self._idle_from = None
+        return self._virtual
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        now = self.current_time()
+        self._idle_from, self._idle_virtual, self._limit = time.monotonic(), now, deadline
+        return max(0.0, (deadline - now) / self._rate)
+
+
 def require_virtual_time() -> None:
     from trio.testing import MockClock
 
-    if not isinstance(trio.lowlevel.current_clock(), MockClock):
+    if not isinstance(trio.lowlevel.current_clock(), MockClock | PacedClock):
         raise DistlabError(
             "the sim placement needs virtual time: run it inside distlab.run_simulated(...), "
             "or in a pytest-trio test that takes the autojump_clock fixture"

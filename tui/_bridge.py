@@ -32,12 +32,11 @@ from typing import Literal, TypeAlias
 
 import outcome
 import trio
-import trio.testing
 
 from distlab._cluster import Cluster, Placement, open_cluster
 from distlab._errors import DistlabError, error_words
 from distlab._labs import Lab, ScenarioResult, play
-from distlab._sim import deterministic_scheduling
+from distlab._sim import PacedClock, deterministic_scheduling
 from distlab._trace import TraceEvent
 
 Severity: TypeAlias = Literal["information", "warning", "error"]
@@ -105,8 +104,9 @@ class ClusterBridge:
         clock = None
         if self.placement == "sim":
             self._scheduling.enter_context(deterministic_scheduling(self.seed))
-            # Virtual time at wall speed: reproducible node timing that students can watch.
-            clock = trio.testing.MockClock(rate=1.0)
+            # Virtual time at wall speed, that waits for the cluster when it falls behind (the
+            # screen shares this process): node timing students can watch, never starved.
+            clock = PacedClock(rate=1.0)
         self.started = True
         trio.lowlevel.start_guest_run(
             self._main,
