@@ -36,6 +36,7 @@ from ._host import WHERE_SIGNAL, HostSetup, run_host
 from ._inprocess import InProcessDriver
 from ._loading import NodeRef, precompile, ref_of, runs_apart
 from ._node import Node
+from ._procfs import any_thread_running, read_stat
 from ._roster import NodeEntry
 from ._storage import read_stored, save_stored
 from ._trace import CRASH, FRAME_ERROR, LOG, STATUS, TIMER
@@ -58,7 +59,6 @@ _EMITTED_BY_NODES = frozenset({STATUS, LOG, TIMER, CRASH, FRAME_ERROR})
 #: files a host may ask to have compiled for the next host (the student's, the lab's)
 _MAX_PRECOMPILED = 20
 _CANNOT_LOAD = f"{ImplementationError.__name__} in creating "
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class HostLink:
@@ -111,7 +111,7 @@ class HostLink:
                     f"running {cpu - cpu_at_start:.1f} s of CPU without waiting: a loop with "
                     "no await, or a handler that never returns"
                 )
-            if self._any_thread_running():
+            if any_thread_running(self.pid):
                 blocked_since = None
             elif blocked_since is None:
                 blocked_since = time.monotonic()
@@ -198,28 +198,8 @@ class HostLink:
 
     def _cpu_seconds(self) -> float | None:
         """The host's CPU time (user + system), or None once it has exited."""
-        try:
-            text = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return None
-        fields = text.rsplit(")", 1)[1].split()
-        if fields[0] in ("Z", "X"):
-            return None
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-    def _any_thread_running(self) -> bool:
-        try:
-            tasks = os.listdir(f"/proc/{self.pid}/task")
-        except OSError:
-            return False
-        for tid in tasks:
-            try:
-                text = Path(f"/proc/{self.pid}/task/{tid}/stat").read_text()
-            except OSError:
-                continue
-            if text.rsplit(")", 1)[1].split()[0] == "R":
-                return True
-        return False
+        stat = read_stat(self.pid)
+        return None if stat is None or stat.gone else stat.cpu_seconds
 
     def close(self) -> None:
         """End the host (if it is still there) and reap it."""

@@ -33,7 +33,6 @@ the code is nondeterministic, with the wall-clock and unseeded-random calls both
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import itertools
 import json
 import os
@@ -44,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -58,15 +57,9 @@ from distlab._labs import Lab
 from distlab._processes import describe_exit
 
 from ._graded import GradedTest, graded_tests
+from ._hygiene import PR_SET_DUMPABLE, Reaper, RecordReader, trusted_process
 from ._results import GradeReport, Outcome, SeedResult, TestResult
-from ._worker import (
-    PR_GET_CHILD_SUBREAPER,
-    PR_GET_DUMPABLE,
-    PR_SET_CHILD_SUBREAPER,
-    PR_SET_DUMPABLE,
-    hung_message,
-    prctl,
-)
+from ._worker import hung_message
 
 POLL_INTERVAL = 0.02  # seconds between checks on running workers
 OUTPUT_TAIL = 2000  # characters of a dead worker's output kept for its message
@@ -77,9 +70,6 @@ STARTUP_ALLOWANCE = 60.0
 #: At least this many seconds for a rerun (a time limit being confirmed, a failing seed run
 #: again) and for a one-seed run.
 RERUN_FLOOR = 10.0
-#: How long one cleanup keeps killing what a run left behind before it gives up.
-SWEEP_SECONDS = 5.0
-LEFTOVER_COMMAND_CHARS = 80
 
 #: The worker's first lines: non-dumpable before anything else is imported, then the worker.
 _BOOTSTRAP = (
@@ -114,207 +104,6 @@ class GradeOptions:
     #: stop each test's worker at its first failing seed (its other seeds are reported not run;
     #: no failing seed is run again to check it is deterministic)
     fail_fast: bool = False
-
-
-# --- the results pipe --------------------------------------------------------------------------
-
-
-class RecordReader:
-    """The JSON lines a worker writes to its results pipe, read without ever blocking.
-
-    Only complete lines count: the last line torn by a kill stays in the buffer and is never
-    parsed, and a line that is not a JSON object is skipped. Each ``read`` takes at most
-    ``max_chunks`` chunks, so a writer that never pauses cannot hold up the poll loop.
-    """
-
-    CHUNK = 65536
-
-    def __init__(self, fd: int, *, max_chunks: int = 64) -> None:
-        os.set_blocking(fd, False)
-        self.fd = fd
-        self.max_chunks = max_chunks
-        self.closed = False
-        self.exhausted = False  # the last read found the pipe empty (or at its end)
-        self._partial = b""
-
-    def read(self) -> list[dict[str, Any]]:
-        """The records completed since the last call."""
-        if self.closed:
-            return []
-        chunks = [self._partial]
-        self.exhausted = False
-        for _ in range(self.max_chunks):
-            try:
-                chunk = os.read(self.fd, self.CHUNK)
-            except BlockingIOError:
-                chunk = b""
-            if not chunk:
-                self.exhausted = True
-                break
-            chunks.append(chunk)
-        *lines, self._partial = b"".join(chunks).split(b"\n")
-        records = []
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-        return records
-
-    def drain(self, *, rounds: int = 16) -> list[dict[str, Any]]:
-        """Everything written so far (the writer has exited): read until the pipe is empty."""
-        records = []
-        for _ in range(rounds):
-            records += self.read()
-            if self.exhausted:
-                break
-        return records
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            os.close(self.fd)
-
-
-# --- process hygiene ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Process:
-    pid: int
-    ppid: int
-    pgrp: int
-    state: str  # R, S, D, Z, T...
-    name: str  # the short name from /proc/PID/stat
-
-
-def _processes() -> dict[int, _Process]:
-    """Every process /proc shows (none where there is no /proc)."""
-    found: dict[int, _Process] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as file:
-                stat = file.read()
-        except OSError:
-            continue  # it ended meanwhile
-        left, right = stat.find(b"("), stat.rfind(b")")
-        fields = stat[right + 2 :].split()
-        if left < 0 or right < left or len(fields) < 3:
-            continue
-        with contextlib.suppress(ValueError):
-            found[int(entry)] = _Process(
-                int(entry),
-                int(fields[1]),
-                int(fields[2]),
-                fields[0].decode("ascii", "replace"),
-                stat[left + 1 : right].decode("utf-8", "replace"),
-            )
-    return found
-
-
-def _descendants(root: int, table: dict[int, _Process], skip: set[int]) -> list[_Process]:
-    """The processes below ``root``, leaving out ``skip`` and everything below them."""
-    children: dict[int, list[_Process]] = {}
-    for process in table.values():
-        children.setdefault(process.ppid, []).append(process)
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child.pid not in skip:
-                found.append(child)
-                stack.append(child.pid)
-    return found
-
-
-def describe_process(pid: int, name: str = "") -> str:
-    """``pid 1234 `python3 -c ...``` from /proc/PID/cmdline, shortened."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        raw = b""
-    words = [word.decode("utf-8", "replace") for word in raw.split(b"\0") if word]
-    command = shlex.join(words) if words else f"[{name or '?'}]"
-    command = "".join(c if c.isprintable() else "?" for c in command)  # no escapes in CI logs
-    if len(command) > LEFTOVER_COMMAND_CHARS:
-        command = command[: LEFTOVER_COMMAND_CHARS - 1] + "…"
-    return f"pid {pid} `{command}`"
-
-
-class Reaper:
-    """Kills and reaps every descendant of this process a grading run leaves behind.
-
-    With this process the child subreaper, a descendant whose parent dies is reparented here, so
-    "every descendant" is every process a run started, however it detached itself. The children
-    this process had when the reaper was made (an in-process caller's own, e.g. pytest's) are
-    spared, with everything below them; so is whatever ``sweep`` is told to keep.
-    """
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.spared = {p.pid for p in _processes().values() if p.ppid == self.pid}
-        #: each process the submission left running, as ``describe_process`` words it
-        self.leftovers: list[str] = []
-        #: process groups killed with their worker: what dies with them is not a leftover
-        self.dying_groups: set[int] = set()
-        self._seen: set[int] = set()
-
-    def sweep(self, keep: Iterable[int] = (), *, seconds: float = SWEEP_SECONDS) -> None:
-        """SIGKILL and reap every descendant not kept, again until none is left (or time's up)."""
-        skip = self.spared | set(keep)
-        deadline = time.monotonic() + seconds
-        while True:
-            victims = _descendants(self.pid, _processes(), skip)
-            if not victims:
-                return
-            for process in victims:
-                if (
-                    process.pid not in self._seen
-                    and process.state not in ("Z", "X")
-                    and process.pgrp not in self.dying_groups
-                ):
-                    self.leftovers.append(describe_process(process.pid, process.name))
-                self._seen.add(process.pid)
-                with contextlib.suppress(OSError):
-                    os.kill(process.pid, signal.SIGKILL)
-            for process in victims:
-                if process.ppid == self.pid:
-                    with contextlib.suppress(ChildProcessError):
-                        os.waitpid(process.pid, os.WNOHANG)
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.002)  # SIGKILL is not instant: let the kernel finish them
-
-
-def _child_subreaper() -> bool | None:
-    """Whether this process is a child subreaper (None where that cannot be known)."""
-    value = ctypes.c_int(0)
-    result = prctl(PR_GET_CHILD_SUBREAPER, ctypes.addressof(value))
-    return None if result is None or result < 0 else bool(value.value)
-
-
-@contextmanager
-def trusted_process() -> Iterator[Reaper]:
-    """This process, while it grades: non-dumpable, the child subreaper; both undone after."""
-    dumpable = prctl(PR_GET_DUMPABLE)
-    subreaper = _child_subreaper()
-    prctl(PR_SET_DUMPABLE, 0)
-    if subreaper is False:
-        prctl(PR_SET_CHILD_SUBREAPER, 1)
-    try:
-        yield Reaper()
-    finally:
-        if subreaper is False:
-            prctl(PR_SET_CHILD_SUBREAPER, 0)
-        if dumpable == 1:
-            prctl(PR_SET_DUMPABLE, 1)
 
 
 # --- planning ----------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ verdict for that seed.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
@@ -36,31 +35,8 @@ from typing import IO, Any
 from distlab import DistlabError
 
 from ._graded import graded_tests
+from ._hygiene import forbid_inspection
 from ._results import SeedResult
-
-PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
-PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
-
-
-def prctl(option: int, arg: int = 0) -> int | None:
-    """Linux's prctl(2) with one argument: its result, or None where there is none (not Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        call = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    result: int = call(
-        ctypes.c_int(option), ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0)
-    )
-    return result
-
-
-def forbid_inspection() -> None:
-    """Make this process non-dumpable: the user's other (non-root) processes cannot open its
-    ``/proc/PID/fd/*``, ``/proc/PID/mem`` or ptrace it. Root can; a no-op off Linux."""
-    prctl(PR_SET_DUMPABLE, 0)
 
 
 def _limit(memory_mb: int, cpu_seconds: int) -> None:

@@ -25,15 +25,17 @@ import grading._grader as grader
 from distlab._cli import run_cli
 from distlab._labs import Lab, list_labs, load_lab
 from grading import GradeOptions, GradeReport, SeedResult, TestResult, grade
-from grading._grader import (
-    RERUN_FLOOR,
+from grading._grader import RERUN_FLOOR, discover, nondeterminism_message
+from grading._hygiene import (
+    PR_GET_CHILD_SUBREAPER,
+    PR_GET_DUMPABLE,
+    Reaper,
     RecordReader,
-    discover,
-    nondeterminism_message,
+    prctl,
     trusted_process,
 )
 from grading._reports import render_text, to_gradescope, to_junit
-from grading._worker import PR_GET_CHILD_SUBREAPER, PR_GET_DUMPABLE, hung_message, prctl, run_job
+from grading._worker import hung_message, run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc, prctl")
@@ -555,7 +557,7 @@ def test_the_calls_of_both_runs_are_listed_and_a_differing_trace_counts(tmp_path
     lab = fake_lab(tmp_path)
     tests = [t for t in discover(lab) if t.name == "test_always_fails"]
     options = GradeOptions(lab=lab, impl=Path("mine.py"))
-    grading_run = grader._Grading(options, tests, tmp_path, grader.Reaper())
+    grading_run = grader._Grading(options, tests, tmp_path, Reaper())
     [run] = grading_run.runs
     clock = "node server called time.time() at /x/mine.py:12: use self.now() / self.sleep()"
     chance = "node server called random.random() at /x/mine.py:20: use self.random"
