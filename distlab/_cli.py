@@ -731,8 +731,16 @@ def _handout(args: argparse.Namespace, console: Console) -> int:
         stubbed = Path(tmp) / lab.solution.name
         stubbed.write_text(handout, encoding="utf-8")
         lab.cluster_spec(stubbed)  # it imports, and defines every node class
+        # fail_fast: each test's one seed fails, and need not be run again to see it fail.
         report = grade(
-            GradeOptions(lab=lab, impl=stubbed, seed=1, parallel=2, trace_dir=Path(tmp) / "traces")
+            GradeOptions(
+                lab=lab,
+                impl=stubbed,
+                seed=1,
+                parallel=2,
+                trace_dir=Path(tmp) / "traces",
+                fail_fast=True,
+            )
         )
     broken = [t for t in report.tests if t.outcome not in ("failed",)]
     for test in report.tests:
