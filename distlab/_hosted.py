@@ -61,6 +61,22 @@ _MAX_PRECOMPILED = 20
 _CANNOT_LOAD = f"{ImplementationError.__name__} in creating "
 
 
+def _decode(raw: bytes, *, strict: bool = True) -> dict[str, Any]:
+    """One message from the host: a JSON object, or (``strict``) the student's error."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        message = None
+    if isinstance(message, dict):
+        return message
+    if strict:
+        raise NodeHostError(
+            "the node host sent something that is not a message: something in your code wrote "
+            "to distlab's channel"
+        )
+    return {}
+
+
 class HostLink:
     """The trusted end of one node host: fork it, step it, watch it, end it."""
 
@@ -120,9 +136,7 @@ class HostLink:
                     f"blocking the process for over {BLOCKED_SECONDS:g} s (time.sleep, input "
                     "or another call that waits outside distlab): use await self.sleep()"
                 )
-        message = json.loads(self._ready.pop(0))
-        if not isinstance(message, dict):
-            raise NodeHostError("the node host sent something that is not a message")
+        message = _decode(self._ready.pop(0))
         if "ended" in message or "hung" in message:
             raise self._ended(message)
         return message
@@ -155,8 +169,8 @@ class HostLink:
                     self._read_some()
                 except NodeHostError:
                     break
-                found = [json.loads(m) for m in self._ready]
-                said = [m["hung"] for m in found if isinstance(m, dict) and "hung" in m]
+                found = [_decode(m, strict=False) for m in self._ready]
+                said = [m["hung"] for m in found if "hung" in m]
                 if said:
                     where = str(said[0])
                     break
@@ -178,8 +192,8 @@ class HostLink:
                 except (OSError, FrameTooLargeError):
                     break
             for raw in self._ready:
-                with_words = json.loads(raw)
-                if isinstance(with_words, dict) and ("ended" in with_words or "hung" in with_words):
+                with_words = _decode(raw, strict=False)
+                if "ended" in with_words or "hung" in with_words:
                     message = with_words
         self.close()
         if message is not None and "hung" in message:

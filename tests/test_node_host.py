@@ -183,3 +183,9 @@ def test_a_failing_seed_replays_byte_for_byte_alone_in_another_process(tmp_path:
     assert again.returncode == 1
     [replayed] = alone.rglob(kept[0].name)
     assert replayed.read_bytes() == kept[0].read_bytes()
+
+
+def test_a_forged_frame_on_the_hosts_channel_is_the_students_error() -> None:
+    result = grade_one("writes_to_the_channel.py")
+    assert result.outcome == "error"
+    assert "wrote to distlab's channel" in result.message
