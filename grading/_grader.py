@@ -535,6 +535,8 @@ class _Grading:
     def _recheck_first_failure(self, run: _TestRun) -> None:
         if run.rechecked or self.options.fail_fast or self.interrupted or self.over:
             return
+        if run.test.runtime != "sim":  # real time: no two live runs are alike, nor should be
+            return
         failures = [r for r in run.results.values() if r.outcome not in ("passed", "not_run")]
         first = min(failures, key=lambda r: r.seed, default=None)
         # Only a verdict the test reached: a time limit was run twice already, and a worker's

@@ -80,18 +80,25 @@ async def test_hangs(run: LabRun) -> None:
         time.sleep(120)
 
 
-@graded(points=1, seeds=2, budget=30, runtime="live")
+@graded(points=1, seeds=2, budget=30)  # simulated: only those are run again
 async def test_flaky(run: LabRun) -> None:
     """Seed 1 fails the first time only."""
     if run.seed == 1 and first_time(run, "flaky"):
         raise CheckFailed("the first run failed")
 
 
-@graded(points=1, seeds=2, budget=30, runtime="live")
+@graded(points=1, seeds=2, budget=30)
 async def test_always_fails(run: LabRun) -> None:
     """Seed 1 fails every time, the same way."""
     if run.seed == 1:
         raise CheckFailed("it always fails")
+
+
+@graded(points=1, seeds=2, budget=30, runtime="live")
+async def test_fails_live(run: LabRun) -> None:
+    """Seed 1 fails on real time: never run again to compare (no two live runs are alike)."""
+    if run.seed == 1:
+        raise CheckFailed("it failed live")
 
 
 @graded(points=1, seeds=1, budget=30, runtime="live")
@@ -611,3 +618,8 @@ def test_a_real_submission_that_reads_the_clock_passes_with_a_warning(tmp_path: 
     assert any(line.startswith("WARNING your code takes time or chance") for line in lines)
     assert lines[-1] == "Points 2/2"
     assert len(report.warnings) == len(set(report.warnings))  # once each, across seeds
+
+
+def test_a_live_failure_is_not_run_again_to_compare(tmp_path: Path) -> None:
+    [live] = grade_fake(tmp_path, "test_fails_live").tests
+    assert live.outcome == "failed" and live.message == "it failed live"
