@@ -535,7 +535,8 @@ class _Grading:
     def _recheck_first_failure(self, run: _TestRun) -> None:
         if run.rechecked or self.options.fail_fast or self.interrupted or self.over:
             return
-        if run.test.runtime != "sim":  # real time: no two live runs are alike, nor should be
+        if run.test.runtime == "live":
+            self._recheck_live_failures(run)
             return
         failures = [r for r in run.results.values() if r.outcome not in ("passed", "not_run")]
         first = min(failures, key=lambda r: r.seed, default=None)
@@ -548,7 +549,40 @@ class _Grading:
         run.rechecked = True
         self.waiting.insert(0, _Unit(run, [first.seed], run.rerun_budget, "recheck"))
 
+    def _recheck_live_failures(self, run: _TestRun) -> None:
+        """A live test runs on real time, which a busy machine bends: each seed that failed runs
+        again alone, and costs points only if it fails again (no two live runs are alike, so
+        they are not compared)."""
+        failed = sorted(
+            seed
+            for seed, result in run.results.items()
+            if result.outcome == "failed" and seed in run.reported
+        )
+        if failed:
+            run.rechecked = True
+            budget = max(run.rerun_budget, run.budget * len(failed) / len(run.planned))
+            self.waiting.insert(0, _Unit(run, failed, budget, "recheck"))
+
+    def _settle_live_recheck(self, unit: _Unit) -> None:
+        for seed in unit.seeds:
+            first, again = unit.run.results.get(seed), unit.results.get(seed)
+            if first is None or again is None:
+                continue
+            if again.outcome == "passed":
+                unit.run.results[seed] = replace(
+                    again,
+                    message=f"passed when run again alone, on real time (the first run failed: "
+                    f"{first.message})",
+                )
+            else:
+                unit.run.results[seed] = replace(
+                    first, message=f"{first.message}\n(it failed again when run alone)"
+                )
+
     def _settle_recheck(self, unit: _Unit) -> None:
+        if unit.run.test.runtime == "live":
+            self._settle_live_recheck(unit)
+            return
         run, seed = unit.run, unit.seeds[0]
         first, again = run.results.get(seed), unit.results.get(seed)
         if first is None or again is None:
