@@ -368,16 +368,8 @@ class Cluster:
             summary=self.network.state.describe(),
         )
         async with self._lock:
-            if self.placement == "processes":
-                # Each node process takes a while to import its code: start them all at once.
-                # (Other placements start nodes in spec order: the simulator's trace depends on
-                # it, and in one process there is nothing to wait for.)
-                async with trio.open_nursery() as nursery:
-                    for node in self.spec.nodes:
-                        nursery.start_soon(self._start_node, self.roster[node.name], START)
-            else:
-                for node in self.spec.nodes:
-                    await self._start_node(self.roster[node.name], START)
+            for node in self.spec.nodes:
+                await self._start_node(self.roster[node.name], START)
 
     async def _stop(self, reason: str) -> None:
         if self._driver is not None:
