@@ -95,6 +95,7 @@ class GradeOptions:
     impl: Path | None = None
     tests: tuple[str, ...] = ()  # names to run (default: all)
     seeds: int | None = None  # seeds per test (default: each test's own)
+    max_seeds: int | None = None  # at most this many seeds per test (each test's own, or fewer)
     seed: int | None = None  # run only this seed
     parallel: int = 1
     time_limit: float | None = None  # override every test's budget (seconds)
@@ -178,7 +179,10 @@ def _plan(options: GradeOptions, tests: list[GradedTest]) -> tuple[list[_TestRun
         if options.seed is not None:
             seeds = [options.seed]
         else:
-            seeds = list(range(1, (options.seeds or test.seeds) + 1))
+            count = options.seeds or test.seeds
+            if options.max_seeds is not None:
+                count = min(count, options.max_seeds)
+            seeds = list(range(1, count + 1))
         scale = len(seeds) / test.seeds
         budget = options.time_limit or max(test.budget * scale, test.budget / test.seeds)
         if options.seed is not None and options.time_limit is None:
