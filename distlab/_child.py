@@ -139,6 +139,8 @@ async def _main(cmd_fd: int, event_fd: int) -> int:
                 elif kind == "flush":  # Cluster.settle(): events first, then the answer
                     await host.flush()
                     await host.write({"flushed": command["token"]})
+                elif kind == "crash_point":
+                    runner.arm_crash_point(str(command["type"]), int(command["nth"]))
                 elif kind == "stop":
                     break
             nursery.cancel_scope.cancel()  # stopped, or the supervisor is gone

@@ -88,6 +88,7 @@ class PlacementDriver(Protocol):
     async def kill(self, name: str) -> None:
         """Crash the node now and record the crash."""
 
+    def arm_crash_point(self, name: str, msg_type: str, nth: int) -> None: ...
     def pause(self, name: str) -> None: ...
     def resume(self, name: str) -> None: ...
     def roster_changed(self) -> None: ...
@@ -305,6 +306,22 @@ class Cluster:
             assert self._driver is not None
             # The driver records the crash, which marks the node crashed (see _observe).
             await self._driver.kill(name)
+
+    async def crash_after_send(self, name: str, msg_type: str, *, nth: int = 1) -> None:
+        """Crash the node right after its ``nth`` next send of a ``msg_type`` message.
+
+        The crash comes between that send and whatever the node's code does next (a storage
+        write, another send): the point at which a protocol's order of steps matters. Armed for
+        the node's current incarnation only; the crash is recorded like any other.
+        """
+        if nth < 1:
+            raise ConfigError(f"crash_after_send: nth must be 1 or more, got {nth!r}")
+        async with self._lock:
+            entry = self._entry(name)
+            if entry.state not in ("up", "paused"):
+                raise ConfigError(f"cannot arm a crash point on {name}: it is {entry.state}")
+            assert self._driver is not None
+            self._driver.arm_crash_point(name, msg_type, nth)
 
     async def restart(self, name: str) -> None:
         """Start a fresh incarnation (crashing the current one first if it is still running)."""

@@ -176,6 +176,9 @@ class _Host:
             woken.release()
         elif what == "pause":
             self.runners[item[1]].gate.shut()
+        elif what == "crash_point":
+            _, name, msg_type, nth = item
+            self.runners[name].arm_crash_point(str(msg_type), int(nth))
         elif what == "kill":
             self.runners.pop(item[1]).cancel()
         elif what == "deliver":

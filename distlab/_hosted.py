@@ -305,6 +305,12 @@ class HostedDriver(InProcessDriver):
             reason="crashed on purpose (by the supervisor)",
         )
 
+    def arm_crash_point(self, name: str, msg_type: str, nth: int) -> None:
+        if name in self._hosted:
+            self._queue(["crash_point", name, msg_type, nth])
+        else:
+            super().arm_crash_point(name, msg_type, nth)
+
     def pause(self, name: str) -> None:
         if name in self._hosted:
             self._queue(["pause", name])

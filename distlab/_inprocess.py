@@ -114,6 +114,9 @@ class InProcessDriver:
             reason="crashed on purpose (by the supervisor)",
         )
 
+    def arm_crash_point(self, name: str, msg_type: str, nth: int) -> None:
+        self._runners[name].arm_crash_point(msg_type, nth)
+
     def pause(self, name: str) -> None:
         self._runners[name].gate.shut()
 

@@ -183,6 +183,12 @@ class ProcessDriver:
         )
         self._account_for_in_flight(child, "was killed")
 
+    def arm_crash_point(self, name: str, msg_type: str, nth: int) -> None:
+        if (local := self._here(name)) is not None:
+            local.arm_crash_point(name, msg_type, nth)
+            return
+        self._procs[name].command({"cmd": "crash_point", "type": msg_type, "nth": nth})
+
     def pause(self, name: str) -> None:
         if (local := self._here(name)) is not None:
             local.pause(name)

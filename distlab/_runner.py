@@ -50,6 +50,14 @@ class Host(Protocol):
     def node_crashed(self, runner: NodeRunner) -> None: ...
 
 
+class CrashPointReached(BaseException):
+    """Raised in node code at a crash point a test armed: the node is gone from that instant.
+
+    A BaseException, so that the node's own ``except Exception`` cannot carry on past it (and if
+    a bare ``except`` does, the node is crashed already: nothing it does is heard).
+    """
+
+
 class Gate:
     """Open while the node runs, shut while it is paused; node code waits at every checkpoint."""
 
@@ -129,6 +137,8 @@ class NodeRunner:
         self._next_msg_id = 0
         self._rpcs: dict[int, _PendingRPC] = {}
         self._held: list[tuple[bytes, str]] = []
+        #: (message type, sends of it left): the node crashes right after the last of them
+        self._crash_point: tuple[str, int] | None = None
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -170,6 +180,22 @@ class NodeRunner:
         """Pull the plug (a crash ordered by the supervisor)."""
         self.crashed = True
         self._scope.cancel()
+
+    def arm_crash_point(self, msg_type: str, nth: int) -> None:
+        """Crash this incarnation right after its ``nth`` next send of a ``msg_type`` message."""
+        self._crash_point = (msg_type, nth)
+
+    def _crash_at_point(self, msg_type: str) -> None:
+        self.crashed = True
+        self.host.emit(
+            CRASH,
+            node=self.name,
+            incarnation=self.incarnation,
+            reason=f"crashed on purpose (a crash point: right after it sent a {msg_type!r})",
+        )
+        self.host.node_crashed(self)
+        self._scope.cancel()
+        raise CrashPointReached
 
     def crash_with(self, exc: BaseException, *, where: str) -> None:
         """The node's own code raised: record it, and take the node down."""
@@ -226,6 +252,8 @@ class NodeRunner:
                     await self.sleep(interval)
                     self.host.emit(TIMER, node=self.name, name=where)
                     await fn(*args)
+            except CrashPointReached:
+                pass  # crashed already: the scope's cancel ends the rest
             except Exception as exc:
                 self.crash_with(exc, where=where)
 
@@ -282,6 +310,11 @@ class NodeRunner:
                 body={**body, "msg_id": msg_id},
                 mid=f"{self.name}/{self.incarnation}/{msg_id}",
             )
+            point = self._crash_point
+            if point is not None and point[0] == body["type"]:
+                self._crash_point = (point[0], point[1] - 1) if point[1] > 1 else None
+                if point[1] <= 1:
+                    self._crash_at_point(point[0])
         return msg_id
 
     def reply(self, msg: Message, body: Mapping[str, Any]) -> None:
@@ -387,6 +420,8 @@ class NodeRunner:
     async def _run_handler(self, fn: Callable[[Message], Awaitable[None]], msg: Message) -> None:
         try:
             await fn(msg)
+        except CrashPointReached:
+            pass
         except Exception as exc:
             self.crash_with(exc, where=f"{fn.__name__} (a {msg.type!r} from {msg.src})")
 

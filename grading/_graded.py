@@ -37,7 +37,7 @@ from distlab._errors import NodeHungError
 from distlab._faults import FaultState
 from distlab._labs import Lab, load_lab
 from distlab._loading import forget_loaded, harness_node
-from distlab._seeds import derived_rng
+from distlab._seeds import derive_seed, derived_rng
 from distlab._sim import run_simulated
 from distlab._trace import CHECK_FAILED, CRASH, TraceEvent, read_trace, trace_digest
 
@@ -102,14 +102,19 @@ class LabRun:
         seed: int,
         runtime: Runtime,
         trace_path: Path | None,
+        test_name: str = "",
     ) -> None:
         self.lab = lab
         self.impl = impl
+        #: the seed number the report shows and ``--seed`` takes
         self.seed = seed
+        #: what this run is seeded with: seed N of two tests are different runs, so one unlucky
+        #: draw (an early election, a crash at the worst moment) does not fail every test at once
+        self.test_seed = seed_of_test(seed, test_name)
         self.runtime = runtime
         self.trace_path = trace_path
         self.config: Mapping[str, Any] = dict(lab.config)
-        self.random = derived_rng(seed, "test")
+        self.random = derived_rng(self.test_seed, "test")
         self.history = History()
         self.clusters: list[Cluster] = []
 
@@ -136,7 +141,7 @@ class LabRun:
         placement: Placement = "sim" if self.runtime == "sim" else "processes"
         async with open_cluster(
             spec,
-            seed=self.seed,
+            seed=self.test_seed,
             placement=placement,
             faults=faults,
             trace_path=self._trace_file_now(),
@@ -172,7 +177,7 @@ class LabRun:
 
     def schedule(self, cluster: Cluster) -> FaultSchedule:
         """A fault schedule for ``cluster``, seeded with this run's seed (see grading.faults)."""
-        return FaultSchedule(cluster, seed=self.seed)
+        return FaultSchedule(cluster, seed=self.test_seed)
 
     async def client(self, cluster: Cluster, name: str = "client-1") -> Client:
         """Add a client node to the cluster and return a Client that drives it."""
@@ -187,6 +192,11 @@ class LabRun:
                 break
             await trio.sleep(0)
         return Client(cluster, name, self.history)
+
+
+def seed_of_test(seed: int, test_name: str) -> int:
+    """The seed a graded test's run uses for seed number ``seed``: its own for each test."""
+    return derive_seed(seed, "graded test", test_name) % 2**31 if test_name else seed
 
 
 def _has_object(cluster: Cluster, name: str) -> bool:
@@ -225,13 +235,18 @@ class GradedTest:
         trace = trace_dir / f"{self.name}-seed{seed}.jsonl" if trace_dir else None
         forget_loaded(keep=[self.source])  # this seed runs the student's code afresh
         run = LabRun(
-            lab=lab or self.lab(), impl=impl, seed=seed, runtime=self.runtime, trace_path=trace
+            lab=lab or self.lab(),
+            impl=impl,
+            seed=seed,
+            runtime=self.runtime,
+            trace_path=trace,
+            test_name=self.name,
         )
         began = time.perf_counter()
         outcome, message = "passed", ""
         try:
             if self.runtime == "sim":
-                run_simulated(self.fn, run, seed=seed)
+                run_simulated(self.fn, run, seed=run.test_seed)
             else:
                 trio.run(self.fn, run)
         except BaseException as exc:

@@ -7,11 +7,15 @@
     schedule = run.schedule(cluster)
     schedule.every(2.0, faults.crash(faults.random_node("worker")), jitter=0.5, until=10)
     schedule.cycle([faults.partition(faults.majority_minority()), faults.heal()], period=1.5)
+    schedule.at(1.0, faults.crash_after("master", "assign"))    # between two protocol steps
+    schedule.at(0.5, faults.slow_node("worker-1", delay=0.6, way="out"))  # past the timeouts
+    schedule.at(2.0, faults.zombie(faults.random_node("worker"), seconds=1.5))
     async with schedule.running():
         await trio.sleep(12)
     await schedule.final_heal()   # a healthy cluster for the end checks
 """
 
+from ._fault_actions import crash_after, slow_link, slow_node, zombie
 from ._schedule import (
     Action,
     FaultSchedule,
@@ -41,6 +45,7 @@ __all__ = [
     "Target",
     "bridge",
     "crash",
+    "crash_after",
     "groups",
     "halves",
     "heal",
@@ -54,4 +59,7 @@ __all__ = [
     "restart",
     "resume",
     "set_faults",
+    "slow_link",
+    "slow_node",
+    "zombie",
 ]

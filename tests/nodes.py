@@ -138,3 +138,35 @@ class UnseededRandom(Node):
         import random
 
         self.status(lucky=random.random())
+
+
+class TwoSteps(Node):
+    """On each ``go``: says ``first``, records the step in storage, then says ``second``."""
+
+    @handler("go")
+    async def on_go(self, msg: Message) -> None:
+        n = msg.body["n"]
+        self.send(msg.src, {"type": "first", "n": n})
+        self.storage.put("recorded", n)
+        self.send(msg.src, {"type": "second", "n": n})
+
+
+class Listener(Node):
+    """Asks the stepper to ``go`` three times, 0.1 s apart."""
+
+    async def on_start(self) -> None:
+        self.heard: list[tuple[str, int]] = []
+        self.spawn(self.ask)
+
+    async def ask(self) -> None:
+        for n in (1, 2, 3):
+            self.send("stepper", {"type": "go", "n": n})
+            await self.sleep(0.1)
+
+    @handler("first")
+    async def on_first(self, msg: Message) -> None:
+        self.heard.append(("first", msg.body["n"]))
+
+    @handler("second")
+    async def on_second(self, msg: Message) -> None:
+        self.heard.append(("second", msg.body["n"]))
