@@ -22,7 +22,7 @@ from ._errors import DistlabError
 from ._faults import FaultState, LinkFaults
 from ._labs import find_lab, list_labs
 from ._runs import RunOutcome, RunRequest, execute, first_difference
-from ._trace import EVENT_KINDS, TraceEvent, read_trace
+from ._trace import EVENT_KINDS, TraceEvent, read_trace_file
 from ._version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -578,37 +578,33 @@ def _message_type(event: TraceEvent) -> str | None:
 
 
 def _replay(args: argparse.Namespace, console: Console) -> int:
-    if not args.trace.is_file():
+    if args.start is not None and args.end is not None and args.start > args.end:
         raise DistlabError(
-            f"{args.trace}: no such trace file (write one with "
-            "distlab run LAB --sim --seed N --trace FILE)"
+            f"--from {args.start:g} is after --to {args.end:g}: no event can be in between"
         )
+    events, notes = read_trace_file(args.trace)
     if args.tui:
         from tui.replay import run_replay_app
 
         run_replay_app(args.trace)
         return EXIT_OK
-    shown = total = 0
-    try:
-        for event in read_trace(args.trace):
-            total += 1
-            if args.node and not ({event.node, event.get("dest")} & set(args.node)):
-                continue
-            if args.msg_type and _message_type(event) not in args.msg_type:
-                continue
-            if args.kind and event.kind not in args.kind:
-                continue
-            if (args.start is not None and event.t < args.start) or (
-                args.end is not None and event.t > args.end
-            ):
-                continue
-            shown += 1
-            console.print(describe(event), soft_wrap=True)
-    except (ValueError, KeyError) as exc:
-        raise DistlabError(
-            f"{args.trace}: line {total + 1} is not a distlab trace event ({exc})"
-        ) from None
-    console.print(f"[dim]{shown} of {total} events shown[/]")
+    shown = 0
+    for event in events:
+        if args.node and not ({event.node, event.get("dest")} & set(args.node)):
+            continue
+        if args.msg_type and _message_type(event) not in args.msg_type:
+            continue
+        if args.kind and event.kind not in args.kind:
+            continue
+        if (args.start is not None and event.t < args.start) or (
+            args.end is not None and event.t > args.end
+        ):
+            continue
+        shown += 1
+        console.print(describe(event), soft_wrap=True)
+    console.print(f"[dim]{shown} of {len(events)} events shown[/]")
+    for note in notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     return EXIT_OK
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ._errors import DistlabError
+
 FLUSH_INTERVAL = 0.1
 
 #: Message events: each message copy gets exactly one of FATES after its send or duplicate.
@@ -90,8 +92,14 @@ class TraceEvent:
 
     @classmethod
     def from_json(cls, line: str) -> TraceEvent:
+        """One event from its JSON line; ValueError, in words, for anything else."""
         data = json.loads(line)
-        return cls(data.pop("seq"), data.pop("t"), data.pop("kind"), data)
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an event (a JSON object)")
+        seq, t, kind = data.pop("seq", None), data.pop("t", None), data.pop("kind", None)
+        if not isinstance(seq, int) or not isinstance(t, int | float) or not isinstance(kind, str):
+            raise ValueError("an event needs an integer 'seq', a number 't' and a string 'kind'")
+        return cls(seq, float(t), kind, data)
 
 
 Subscriber = Callable[[TraceEvent], None]
@@ -155,13 +163,44 @@ class Trace:
         return [e for e in self.events if e.kind in kinds]
 
 
-def read_trace(path: Path) -> Iterator[TraceEvent]:
-    """Read a JSONL trace. A torn last line (a run killed mid-write) is skipped."""
+def read_trace(path: Path, *, notes: list[str] | None = None) -> Iterator[TraceEvent]:
+    """Read a JSONL trace; a line that is not an event is a ValueError naming the line.
+
+    A torn last line (a run killed mid-write) is skipped; with ``notes``, that is said there.
+    """
     with path.open(encoding="utf-8") as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
             if not line.endswith("\n"):
+                if notes is not None:
+                    notes.append(
+                        f"line {number} is cut off ({len(line)} characters, no end of line: the "
+                        "run was stopped while writing it) and was left out"
+                    )
                 return
-            yield TraceEvent.from_json(line)
+            try:
+                yield TraceEvent.from_json(line)
+            except ValueError as exc:
+                raise ValueError(f"line {number} is not a distlab trace event: {exc}") from None
+
+
+def read_trace_file(path: Path) -> tuple[list[TraceEvent], list[str]]:
+    """Every event of a trace file, and notes on what was left out (a torn last line).
+
+    A missing or empty file, or a line that is not an event, is a ``DistlabError`` in one line
+    that names the file, the line and how to get a trace.
+    """
+    how = "write one with: distlab run LAB --sim --seed N --trace FILE"
+    if not path.is_file():
+        raise DistlabError(f"{path}: no such trace file ({how})")
+    notes: list[str] = []
+    try:
+        events = list(read_trace(path, notes=notes))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DistlabError(f"{path}: {exc} ({how})") from None
+    if not events:
+        words = "is empty" if not notes else "holds no complete event"
+        raise DistlabError(f"{path} {words}: not a distlab trace ({how})")
+    return events, notes
 
 
 def trace_digest(events: Iterable[TraceEvent]) -> str:

@@ -245,6 +245,33 @@ def test_replay_prints_a_trace_filtered(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no such trace file" in missing.stderr
 
 
+def test_replay_refuses_bad_input_in_one_line_and_says_what_it_left_out(tmp_path: Path) -> None:
+    trace = tmp_path / "run.jsonl"
+    distlab("run", "0", "--sim", "--seed", "3", "--quiet", "--trace", str(trace))
+    lines = trace.read_text().splitlines(keepends=True)
+    cases = {
+        "array.jsonl": "[1, 2]\n",
+        "empty.jsonl": "",
+        "no-seq.jsonl": '{"t": 0, "kind": "run_start"}\n',
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        refused = distlab("replay", str(tmp_path / name))
+        assert refused.returncode == 2, name
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert "a JSON list, not an event" in distlab("replay", str(tmp_path / "array.jsonl")).stderr
+    assert "is empty" in distlab("replay", str(tmp_path / "empty.jsonl")).stderr
+    backwards = distlab("replay", str(trace), "--from", "5", "--to", "1")
+    assert backwards.returncode == 2 and "--from 5 is after --to 1" in backwards.stderr
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text("".join(lines[:-1]) + lines[-1][:20])  # killed while writing its last line
+    shown = distlab("replay", str(torn))
+    assert shown.returncode == 0
+    assert f"{len(lines) - 1} of {len(lines) - 1} events shown" in shown.stdout
+    assert f"line {len(lines)} is cut off" in shown.stdout
+
+
 def test_check_determinism_catches_a_clock_imported_by_name(tmp_path: Path) -> None:
     """``from time import monotonic`` binds the function when the file is imported: the probe
     sees it because each run imports the student's file afresh, inside the probe."""

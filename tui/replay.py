@@ -31,7 +31,7 @@ from distlab import read_trace
 from distlab._describe import describe
 from distlab._errors import DistlabError
 from distlab._labs import find_lab
-from distlab._trace import CHECK_FAILED, CRASH, RUN_END, TraceEvent
+from distlab._trace import CHECK_FAILED, CRASH, RUN_END, TraceEvent, read_trace_file
 from tui._model import ClusterModel
 from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
 
@@ -432,19 +432,7 @@ class ReplayApp(App[None]):
 
 def read_events(path: Path) -> list[TraceEvent]:
     """The events of a trace file; ``DistlabError`` in plain words if it is not one."""
-    if not path.is_file():
-        raise DistlabError(
-            f"{path}: no such trace file "
-            "(write one with distlab run LAB --sim --seed N --trace FILE)"
-        )
-    events: list[TraceEvent] = []
-    try:
-        for event in read_trace(path):
-            events.append(event)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DistlabError(
-            f"{path}: line {len(events) + 1} is not a distlab trace event ({exc})"
-        ) from None
+    events, _ = read_trace_file(path)
     return events
 
 
