@@ -667,14 +667,26 @@ def no_crashes(
     ]
     if not crashes:
         return
+    # Crashes with the same reason and traceback (every replica failing in the same stub, say)
+    # are listed once, with every node and time, so a student reads each error once.
+    same: dict[tuple[str, str, str], list[TraceEvent]] = {}
+    for e in crashes:
+        reason = str(e.get("reason", "(no reason given)"))
+        key = (reason, str(e.get("traceback") or ""), str(e.get("output_tail") or ""))
+        same.setdefault(key, []).append(e)
     lines = []
-    for e in crashes[:_LIST_AT_MOST]:
-        line = f"{e.get('node')} crashed at {_at(e.t)}: {e.get('reason', '(no reason given)')}"
-        if e.get("traceback"):
-            line += "\n" + _tail(str(e["traceback"]))
-        elif e.get("output_tail"):
-            line += "\n    its last output:\n" + _tail(str(e["output_tail"]), 10)
+    for (reason, traceback, output), group in list(same.items())[:_LIST_AT_MOST]:
+        if len(group) == 1:
+            line = f"{group[0].get('node')} crashed at {_at(group[0].t)}: {reason}"
+        else:
+            where = ", ".join(f"{e.get('node')} at {_at(e.t)}" for e in group[:_LIST_AT_MOST])
+            more = f" and {len(group) - _LIST_AT_MOST} more" if len(group) > _LIST_AT_MOST else ""
+            line = f"the same crash {len(group)} times ({where}{more}): {reason}"
+        if traceback:
+            line += "\n" + _tail(traceback)
+        elif output:
+            line += "\n    its last output:\n" + _tail(output, 10)
         lines.append(line)
-    if len(crashes) > _LIST_AT_MOST:
-        lines.append(f"... and {len(crashes) - _LIST_AT_MOST} more crashes")
+    if len(same) > _LIST_AT_MOST:
+        lines.append(f"... and {len(same) - _LIST_AT_MOST} more kinds of crash")
     raise CheckFailed(f"{_plural(len(crashes), 'crash', 'crashes')}:\n" + "\n".join(lines))

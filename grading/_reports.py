@@ -133,10 +133,48 @@ def _indented(label: str, text: str) -> list[str]:
     return [f"  {label}: {first}", *(f"      {line}" for line in rest)]
 
 
-def failure_block(test: TestResult) -> list[str]:
-    """One test that did not pass, in plain words: what failed, why, and how to see it again."""
+def _without_repeated_tracebacks(text: str, seen: dict[str, str], test: str) -> str:
+    """``text`` with each traceback already shown replaced by one line.
+
+    ``seen`` maps each traceback shown so far to the test it was shown in; new ones are added
+    under ``test``. A stub that raises fails every test with the same traceback: a student
+    reads it once.
+    """
+    lines = text.splitlines()
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        indent = len(line) - len(line.lstrip())
+        if line.strip() != "Traceback (most recent call last):":
+            kept.append(line)
+            i += 1
+            continue
+        end = i + 1  # the frames, indented deeper, then the exception's line
+        while end < len(lines) and len(lines[end]) - len(lines[end].lstrip()) > indent:
+            end += 1
+        end = min(end + 1, len(lines))
+        block = "\n".join(lines[i:end])
+        if block in seen:
+            where = "" if seen[block] == test else f" in {seen[block]}"
+            kept.append(" " * indent + f"(the same traceback as{where} above)")
+        else:
+            seen[block] = test
+            kept.extend(lines[i:end])
+        i = end
+    return "\n".join(kept)
+
+
+def failure_block(test: TestResult, *, tracebacks: dict[str, str] | None = None) -> list[str]:
+    """One test that did not pass, in plain words: what failed, why, and how to see it again.
+
+    ``tracebacks``: those shown so far (for a report's later tests): not repeated.
+    """
     failure = test.first_failure
-    lines = [_test_heading(test), *_indented("why", _why(test, failure))]
+    why = _why(test, failure)
+    if tracebacks is not None:
+        why = _without_repeated_tracebacks(why, tracebacks, test.name)
+    lines = [_test_heading(test), *_indented("why", why)]
     if failure is None:
         return lines
     failing = _failing_seeds(test)
@@ -159,12 +197,13 @@ def failure_lines(report: GradeReport) -> list[str]:
     lines: list[str] = []
     if report.error:
         lines = ["ERROR grading could not start", *_indented("why", report.error)]
+    tracebacks: dict[str, str] = {}
     for test in report.tests:
         if test.passed:
             continue
         if lines:
             lines.append("")
-        lines.extend(failure_block(test))
+        lines.extend(failure_block(test, tracebacks=tracebacks))
     return lines
 
 

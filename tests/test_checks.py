@@ -547,6 +547,25 @@ def test_no_crashes_lists_each_crash_with_its_reason_and_traceback() -> None:
     no_crashes(tr.events, nodes={"worker3"})
 
 
+def test_no_crashes_lists_the_same_crash_once_with_every_node() -> None:
+    tr = Trace()
+    for t, node in ((0.0, "replica-1"), (0.0, "replica-2"), (0.9, "replica-1")):
+        tr(
+            t,
+            "crash",
+            node=node,
+            incarnation=1,
+            reason="NotImplementedError in creating Replica",
+            traceback="Traceback (most recent call last):\nNotImplementedError: write this",
+        )
+    message = failure(no_crashes, tr.events)
+    assert message.startswith(
+        "3 crashes:\nthe same crash 3 times (replica-1 at t=0.000 s, replica-2 at t=0.000 s, "
+        "replica-1 at t=0.900 s): NotImplementedError in creating Replica\n"
+    )
+    assert message.count("NotImplementedError: write this") == 1
+
+
 # -- a real simulated run -------------------------------------------------------------------------
 
 

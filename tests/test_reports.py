@@ -479,3 +479,25 @@ def test_write_report_leaves_the_old_file_when_rendering_fails(
         write_report(report, "yaml", path)  # type: ignore[arg-type]
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_traceback_is_shown_once_however_many_tests_fail_with_it() -> None:
+    traceback = (
+        "    Traceback (most recent call last):\n"
+        '      File "solution.py", line 66, in __init__\n'
+        "        self.term = self.recall()\n"
+        "    NotImplementedError: write this"
+    )
+
+    def stubbed(name: str) -> TestResult:
+        message = f"2 crashes:\nreplica-1 crashed: NotImplementedError\n{traceback}\nreplica-2 "
+        message += f"crashed: NotImplementedError\n{traceback}"
+        failed = SeedResult(1, "failed", message, trace="t.jsonl", replay="distlab grade 4")
+        return make_test(name, 1, seeds=[failed], outcome="failed", message=message)
+
+    report = GradeReport("4", "stub.py", [stubbed("elects"), stubbed("grants")], 1.0, {})
+    text = "\n".join(failure_lines(report))
+    assert text.count("NotImplementedError: write this") == 1
+    assert "(the same traceback as above)" in text  # the second node, in the same test
+    assert "(the same traceback as in elects above)" in text  # the second test
+    assert text.count("replica-2 crashed") == 2  # only the tracebacks are shortened
