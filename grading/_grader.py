@@ -58,7 +58,7 @@ from distlab._processes import describe_exit
 
 from ._graded import GradedTest, graded_tests
 from ._hygiene import PR_SET_DUMPABLE, Reaper, RecordReader, trusted_process
-from ._results import GradeReport, Outcome, SeedResult, TestResult
+from ._results import NOT_RUN_AFTER_ERROR, GradeReport, Outcome, SeedResult, TestResult
 from ._worker import hung_message
 
 POLL_INTERVAL = 0.02  # seconds between checks on running workers
@@ -692,6 +692,17 @@ def grade(
                 f"tests are: {', '.join(t.name for t in tests)}"
             )
         tests = [t for t in tests if t.name in options.tests]
+    does_not_compile = _compile_error(options.impl)
+    if does_not_compile:
+        runs, _ = _plan(options, tests)
+        not_run = [
+            replace(
+                _aggregate(run.test, len(run.planned), [], 0.0, run.budget),
+                message=NOT_RUN_AFTER_ERROR,
+            )
+            for run in runs
+        ]
+        return _report(options, not_run, began, interrupted=False, error=does_not_compile)
     with (
         tempfile.TemporaryDirectory(prefix="distlab-grade-") as tmp,
         _sigterm_as_interrupt(),
@@ -714,6 +725,19 @@ def grade(
     return _report(
         options, results, began, interrupted=grading.interrupted, leftovers=reaper.leftovers
     )
+
+
+def _compile_error(impl: Path | None) -> str:
+    """One line if the implementation does not compile (it is compiled, never run, here)."""
+    if impl is None or not impl.is_file():
+        return ""
+    try:
+        compile(impl.read_bytes(), str(impl), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"{impl}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}"
+    except ValueError as exc:  # null bytes
+        return f"{impl}: not Python source ({exc})"
+    return ""
 
 
 def _report(

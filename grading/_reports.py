@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._results import GradeReport, Outcome, SeedResult, TestResult
+from ._results import NOT_RUN_AFTER_ERROR, GradeReport, Outcome, SeedResult, TestResult
 
 ReportFormat: TypeAlias = Literal["text", "json", "junit", "gradescope"]
 #: The formats ``write_report`` knows, for the command line's ``--format`` choices.
@@ -199,8 +199,8 @@ def failure_lines(report: GradeReport) -> list[str]:
         lines = ["ERROR grading could not start", *_indented("why", report.error)]
     tracebacks: dict[str, str] = {}
     for test in report.tests:
-        if test.passed:
-            continue
+        if test.passed or (report.error and test.message == NOT_RUN_AFTER_ERROR):
+            continue  # (said once, in the report's error)
         if lines:
             lines.append("")
         lines.extend(failure_block(test, tracebacks=tracebacks))

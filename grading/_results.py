@@ -32,6 +32,10 @@ class SeedResult:
     nondeterminism: list[str] = field(default_factory=list)
 
 
+#: why a test did not run when the whole grade could not: the report's error says the rest
+NOT_RUN_AFTER_ERROR = "not run: the implementation could not be graded (the error above)"
+
+
 @dataclass(frozen=True)
 class TestResult:
     __test__ = False  # not a pytest test class

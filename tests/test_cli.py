@@ -149,6 +149,20 @@ def test_an_implementation_that_fails_to_import_gets_one_line(tmp_path: Path) ->
     assert "has no Node class named 'PingClient' (it defines: PingServer)" in result.stderr
 
 
+def test_grading_a_file_that_does_not_compile_says_so_once(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("from distlab import Node\n\nclass PingServer(Node)\n    pass\n")
+    out = tmp_path / "results.json"
+    result = distlab("grade", "0", "--impl", str(broken), "--format", "json", "--output", str(out))
+    assert result.returncode == 1
+    assert result.stdout.count("SyntaxError") == 1
+    assert f"{broken}, line 3: SyntaxError: expected ':'" in " ".join(result.stdout.split())
+    assert "Traceback" not in result.stdout + result.stderr
+    data = json.loads(out.read_text())
+    assert data["score"] == 0 and "SyntaxError" in data["error"]
+    assert {t["outcome"] for t in data["tests"]} == {"not_run"}
+
+
 def test_a_run_killed_midway_keeps_its_trace(tmp_path: Path) -> None:
     trace = tmp_path / "killed.jsonl"
     proc = subprocess.Popen(
