@@ -188,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where failing seeds' traces are kept (default grading-traces/)",
     )
+    grade.add_argument(
+        "--keep-traces",
+        type=_count_or_all,
+        default=3,
+        metavar="N",
+        help="keep the traces of each test's first N failing seeds (default 3), or 'all'",
+    )
 
     lab = commands.add_parser(
         "lab",
@@ -253,6 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", type=float, dest="end", metavar="SECONDS", help="only events at or before this time"
     )
     return parser
+
+
+def _count_or_all(text: str) -> int | None:
+    """``--keep-traces``: a number of seeds (1 or more), or ``all`` (None)."""
+    if text == "all":
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seeds (1 or more) or 'all', got {text!r}"
+        )
+    return count
 
 
 def _add_cluster_flags(parser: argparse.ArgumentParser, *, sim_help: str) -> None:
@@ -636,6 +658,7 @@ def _grade(args: argparse.Namespace, console: Console) -> int:
             time_limit=args.time_limit,
             memory_mb=args.memory_limit,
             trace_dir=args.traces / lab.slug,
+            keep_traces=args.keep_traces,
             fail_fast=args.fail_fast,
         )
         console.print(

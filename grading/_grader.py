@@ -89,6 +89,11 @@ StopReason: TypeAlias = Literal["timeout", "startup", "run_budget", "interrupt"]
 _OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
 
 
+#: a failing test keeps the traces of its first few failing seeds: enough to see the failure
+#: and whether it varies, never thousands of files
+DEFAULT_KEPT_TRACES = 3
+
+
 @dataclass(frozen=True)
 class GradeOptions:
     lab: Lab
@@ -102,6 +107,8 @@ class GradeOptions:
     memory_mb: int = DEFAULT_MEMORY_MB
     run_budget: float | None = None  # the whole run (default: the budgets, reruns, slack)
     trace_dir: Path = Path("grading-traces")
+    #: failing seeds per test whose traces are kept (the first ones); None keeps every one
+    keep_traces: int | None = DEFAULT_KEPT_TRACES
     #: stop each test's worker at its first failing seed (its other seeds are reported not run;
     #: no failing seed is run again to check it is deterministic)
     fail_fast: bool = False
@@ -703,6 +710,7 @@ def grade(
             for run in runs
         ]
         return _report(options, not_run, began, interrupted=False, error=does_not_compile)
+    _remove_old_traces(options.trace_dir, tests)
     with (
         tempfile.TemporaryDirectory(prefix="distlab-grade-") as tmp,
         _sigterm_as_interrupt(),
@@ -718,7 +726,7 @@ def grade(
             except KeyboardInterrupt:
                 grading.interrupted = True
                 reaper.sweep()
-        results = grading.results()
+        results = [_prune_traces(result, options.keep_traces) for result in grading.results()]
     if progress is not None:
         for result in results:
             progress(result)
@@ -727,10 +735,35 @@ def grade(
     )
 
 
+def _remove_old_traces(trace_dir: Path, tests: list[GradedTest]) -> None:
+    """A new grade of a test replaces the traces an earlier grade kept of it (only those)."""
+    for test in tests:
+        for old in trace_dir.glob(f"{test.name}-seed*.jsonl"):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _prune_traces(result: TestResult, keep: int | None) -> TestResult:
+    """Keep the traces of the test's first ``keep`` failing seeds; delete the others'."""
+    kept = 0
+    seeds = []
+    for seed in result.seeds:
+        if seed.trace is not None:
+            kept += 1
+            if keep is not None and kept > keep:
+                with contextlib.suppress(OSError):
+                    Path(seed.trace).unlink()
+                seed = replace(seed, trace=None)
+        seeds.append(seed)
+    return replace(result, seeds=seeds)
+
+
 def _compile_error(impl: Path | None) -> str:
     """One line if the implementation does not compile (it is compiled, never run, here)."""
-    if impl is None or not impl.is_file():
+    if impl is None:
         return ""
+    if not impl.is_file():
+        return f"{impl}: no such file (check the --impl path)"
     try:
         compile(impl.read_bytes(), str(impl), "exec", dont_inherit=True)
     except SyntaxError as exc:

@@ -187,6 +187,13 @@ def failure_block(test: TestResult, *, tracebacks: dict[str, str] | None = None)
         tally += ", …" if len(failing) > _FAILING_SEEDS_SHOWN else ""
     lines.append(f"  seed: {failure.seed} ({tally})")
     lines.append(f"  trace: {failure.trace or 'not kept'}")
+    with_trace = [s.seed for s in test.seeds if s.trace is not None]
+    if len(with_trace) < len(failing) and len(with_trace) > 1:
+        shown = ", ".join(map(str, with_trace))
+        lines.append(
+            f"  traces kept: seeds {shown}, the first failing ones (--keep-traces all keeps every "
+            "failing seed's)"
+        )
     if failure.replay:
         lines.append(f"  replay: {failure.replay}")
     return lines

@@ -14,7 +14,7 @@ import pytest
 from run_cli import distlab as run_distlab
 
 from distlab import read_trace
-from distlab._labs import Lab, list_labs
+from distlab._labs import Lab, find_lab, list_labs
 from grading import GradeOptions, grade
 from grading._reports import failure_lines, seeds_summary
 
@@ -169,6 +169,33 @@ def test_results_are_written_when_the_implementation_cannot_load(tmp_path: Path)
     data = json.loads(out.read_text())
     assert data["score"] == 0
     assert all("failed to import" in t["output"] for t in data["tests"])
+
+
+def test_a_grade_keeps_the_traces_of_the_first_failing_seeds_and_none_of_the_last_grade(
+    tmp_path: Path,
+) -> None:
+    lab = find_lab("0")
+    stale = tmp_path / "test_lost_pings_are_retried-seed99.jsonl"
+    stale.write_text("{}\n")  # an earlier grade's trace of the same test
+    other = tmp_path / "notes.txt"
+    other.write_text("mine")
+    options = GradeOptions(
+        lab=lab,
+        impl=lab.path / "mutants" / "gives_up.py",
+        tests=("test_lost_pings_are_retried",),
+        seeds=12,
+        parallel=2,
+        trace_dir=tmp_path,
+    )
+    [test] = grade(options).tests
+    failing = [s.seed for s in test.seeds if s.outcome == "failed"]
+    assert len(failing) > 3
+    assert [s.seed for s in test.seeds if s.trace] == failing[:3]
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == sorted(
+        f"test_lost_pings_are_retried-seed{seed}.jsonl" for seed in failing[:3]
+    )
+    assert other.read_text() == "mine"  # only traces of the tests it grades are replaced
+    assert "traces kept: seeds" in "\n".join(failure_lines(grade(options)))
 
 
 def test_results_are_written_when_the_grader_is_interrupted(tmp_path: Path) -> None:
