@@ -25,6 +25,9 @@ ENTRY = {"double": "map_lb", "single": "master"}
 class JobClient(Node):
     """Submits ``config["jobs"]`` jobs (``j1``, ``j2``, ...) and waits for each one's result.
 
+    A job id names one job in the whole cluster: when a test runs several clients
+    (``client-1``, ``client-2``, ...), each prefixes its jobs with its name (``client-2.j1``).
+
     The mode decides where jobs go: ``"double"`` to the map LB, ``"single"`` to the master,
     ``"both"`` alternately (``j1`` to the map LB, ``j2`` to the master, ...) so that the demo can
     compare the two designs on the same work.
@@ -45,6 +48,10 @@ class JobClient(Node):
         self.arrived: dict[str, trio.Event] = {}
         self.spawn(self.run_jobs)
 
+    def job_name(self, n: int) -> str:
+        """The id of this client's job number ``n`` (1, 2, ...): unique in the cluster."""
+        return f"j{n}" if self.id == "client" else f"{self.id}.j{n}"
+
     def entry_for(self, n: int) -> str:
         """The node that gets job number ``n`` (1, 2, ...)."""
         mode = self.config["mode"]
@@ -56,7 +63,7 @@ class JobClient(Node):
         wanted: int = self.config["jobs"]
         self.status(submitted={}, results={}, latencies={}, done=wanted == 0)
         for n in range(1, wanted + 1):
-            job = f"j{n}"
+            job = self.job_name(n)
             started = self.now()
             await self.submit(job, self.entry_for(n))
             await self.result_of(job)

@@ -13,8 +13,10 @@ in both.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import trio
 
 from distlab import Cluster, TraceEvent
 from grading import (
@@ -22,10 +24,12 @@ from grading import (
     LabRun,
     crashed_by_itself,
     expect_equal,
+    faults,
     first_event,
     graded,
     no_crashes,
 )
+from grading.faults import FaultSchedule
 
 #: The words the tests' documents are made of.
 VOCABULARY = (
@@ -235,20 +239,21 @@ async def counts_exactly(run: LabRun, mode: str) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_part_a_two_load_balancers_count_exactly(run: LabRun) -> None:
     """Part A: through the map LB and the reduce LB, every job's word count is exact."""
     await counts_exactly(run, "double")
 
 
-@graded(points=2, seeds=100, budget=150)
+@graded(points=2, seeds=40, budget=150)
 async def test_part_b_one_master_counts_exactly(run: LabRun) -> None:
     """Part B: through the single master, every job's word count is exact."""
     await counts_exactly(run, "single")
 
 
 def check_reducers_chosen_late(cluster: Cluster, mode: str) -> None:
-    """Each job's reducer is chosen, by the node that got a completion signal, after it got one."""
+    """Each job's reducer is chosen, by the node that got a completion signal, after it got one;
+    the first choice is the worker whose signal came first (it has just proven it is alive)."""
     sent = bodies(cluster)
     first_signal: dict[tuple[str, str], TraceEvent] = {}  # (node, job) -> first map_done there
     for e in cluster.trace.of_kind("deliver"):
@@ -265,6 +270,17 @@ def check_reducers_chosen_late(cluster: Cluster, mode: str) -> None:
                 f"side chooses a reducer it must say so, with "
                 f"status(reducer_chosen={{'job': {job!r}, 'node': <the reducer>}}). "
                 + story(cluster, job)
+            )
+        first_choice = choices[0]
+        trigger = first_signal.get((str(first_choice["node"]), job))
+        chosen = first_choice["fields"]["reducer_chosen"].get("node")
+        if trigger is not None and trigger.seq < first_choice.seq and chosen != trigger["src"]:
+            raise CheckFailed(
+                f"{first_choice['node']} chose {chosen} to reduce {job} at "
+                f"t={first_choice.t:.3f} s ({DESIGN[mode]}), on the first completion signal, "
+                f"which came from {trigger['src']} at t={trigger.t:.3f} s. The delayed choice "
+                f"prefers the worker that has just finished: it is alive and free right now, "
+                f"which is what choosing late is for."
             )
         for e in choices:
             signal = first_signal.get((str(e["node"]), job))
@@ -283,7 +299,7 @@ def check_reducers_chosen_late(cluster: Cluster, mode: str) -> None:
                 )
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=50, budget=150)
 async def test_the_reducer_is_chosen_only_after_a_map_completes(run: LabRun) -> None:
     """No job's reducer is chosen before the first completion signal of that job arrives."""
     documents, mode = make_documents(run), mode_for(run)
@@ -294,7 +310,7 @@ async def test_the_reducer_is_chosen_only_after_a_map_completes(run: LabRun) -> 
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=100, budget=200)
+@graded(points=2, seeds=30, budget=200)
 async def test_compare_two_load_balancers_with_one_master(run: LabRun) -> None:
     """The same jobs through both designs: both exact; messages and latency of each reported."""
     documents = make_documents(run)
@@ -322,7 +338,7 @@ async def test_compare_two_load_balancers_with_one_master(run: LabRun) -> None:
 # -- Part C: failures ----------------------------------------------------------------------------
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_a_crashed_mappers_splits_are_reassigned(run: LabRun) -> None:
     """A worker crashes while it maps; its splits go to other workers; the counts stay exact."""
     documents, mode = make_documents(run), mode_for(run)
@@ -354,7 +370,7 @@ async def test_a_crashed_mappers_splits_are_reassigned(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_a_crashed_reducer_is_replaced_and_fed_again(run: LabRun) -> None:
     """The reducer crashes holding outputs; another is chosen, sent every output; still exact."""
     mode = mode_for(run)
@@ -400,7 +416,7 @@ async def test_a_crashed_reducer_is_replaced_and_fed_again(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=1, seeds=100, budget=150)
+@graded(points=1, seeds=30, budget=150)
 async def test_work_is_spread_across_the_mappers(run: LabRun) -> None:
     """On a healthy network no worker is sent more than its fair share of a job's splits."""
     documents, mode = make_documents(run), mode_for(run)
@@ -425,7 +441,7 @@ async def test_work_is_spread_across_the_mappers(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=100, budget=200)
+@graded(points=2, seeds=50, budget=200)
 async def test_lost_messages_do_not_change_the_counts(run: LabRun) -> None:
     """With 10% of messages lost, every job still finishes, with the exact word count."""
     documents, mode = make_documents(run), mode_for(run)
@@ -446,4 +462,265 @@ async def test_on_real_sockets(run: LabRun) -> None:
     async with run.cluster(config=job_config(mode, documents)) as cluster:
         await wait_for_results(cluster, 10)
     no_crashes(cluster.trace.events)
+    check_exact(cluster, documents, mode)
+
+
+# -- Part C, the faults students' code meets in the wild -----------------------------------------
+# Restarts of the node that keeps state (the reducer), crashes between two steps whose order the
+# README fixes, links slower than the timeouts, a replaced reducer that wakes up, several clients.
+
+
+async def first_reducer(cluster: Cluster, job: str = "j1") -> str:
+    """The first worker chosen to reduce ``job``, once the reduce side has published it."""
+    chosen = await first_event(
+        cluster,
+        lambda e: e.kind == "status" and about(e["fields"].get("reducer_chosen"), job),
+        seconds=5,
+    )
+    if chosen is None:
+        raise CheckFailed(
+            f"no reducer was chosen for {job} (status reducer_chosen) within 5 s. "
+            + story(cluster, job)
+        )
+    return str(chosen["fields"]["reducer_chosen"]["node"])
+
+
+def fault_log(schedule: FaultSchedule) -> str:
+    """What the test did to the cluster, as a sentence for failure messages."""
+    return "What the test did: " + "; ".join(schedule.describe_log()) + "."
+
+
+def patience(config: Mapping[str, Any]) -> float:
+    """How long the reduce side waits on a silent reducer before it replaces it."""
+    return float(config["attempts"] * config["timeout"])
+
+
+@graded(points=3, seeds=40, budget=120)
+async def test_a_restarted_reducer_still_has_what_it_acknowledged(run: LabRun) -> None:
+    """The reducer crashes right after an acknowledgement and comes back: it lost nothing."""
+    documents, mode = make_documents(run), mode_for(run)
+    config = job_config(mode, documents)
+    async with run.cluster(config=config, delay=0.005, jitter=0.004) as cluster:
+        schedule = run.schedule(cluster)
+        async with schedule.running():
+            reducer = await first_reducer(cluster)
+            # The crash comes between the acknowledgement and whatever the reducer does next: an
+            # output it acknowledged must already be in its storage.
+            nth = run.random.randint(1, 3)
+            await schedule.fire(faults.crash_after(reducer, "reduce_input_ok", nth=nth))
+            crash = await first_event(
+                cluster, lambda e: e.kind == "crash" and e["node"] == reducer, seconds=5
+            )
+            if crash is None:
+                return  # the job was whole before the crash point: nothing to grade here
+            # Back well before the reduce side's patience runs out: it is not replaced, so it
+            # must finish the job with what it kept.
+            await trio.sleep(run.random.uniform(0.05, 0.5))
+            await schedule.fire(faults.restart(reducer))
+            try:
+                await wait_for_results(cluster, 20)
+            except CheckFailed as exc:
+                raise CheckFailed(
+                    f"the reducer {reducer} ({DESIGN[mode]}) crashed at t={crash.t:.3f} s right "
+                    f"after its acknowledgement number {nth} (reduce_input_ok), and came back "
+                    f"soon after. An acknowledged output is a promise: the reduce side does not "
+                    f"send it again, so the reducer must have kept it in storage before it "
+                    f"answered. {fault_log(schedule)} {exc}"
+                ) from None
+    no_crashes(cluster.trace.events)
+    check_exact(cluster, documents, mode)
+
+
+@graded(points=2, seeds=30, budget=90)
+async def test_a_mapper_crashing_between_its_two_messages_loses_nothing(run: LabRun) -> None:
+    """Part A: a mapper crashes right after its map_ok; the split's output is already safe."""
+    documents = make_documents(run)
+    config = job_config("double", documents)
+    async with run.cluster(config=config, delay=0.005, jitter=0.004) as cluster:
+        schedule = run.schedule(cluster)
+        async with schedule.running():
+            busy = await first_event(
+                cluster,
+                lambda e: e.kind == "status" and (e["fields"].get("mapping") or 0) > 0,
+                seconds=5,
+            )
+            if busy is None:
+                raise CheckFailed(
+                    "no worker published mapping > 0 within 5 s: a worker says how many splits "
+                    "it is mapping (status(mapping=n)). " + story(cluster, "j1")
+                )
+            mapper = str(busy["node"])
+            # The README's order: the completion signal is confirmed by the reduce LB first,
+            # and only then does the map LB hear map_ok. A crash right after map_ok must lose
+            # nothing, because the map LB will never give that split to anyone else.
+            await schedule.fire(faults.crash_after(mapper, "map_ok"))
+            crash = await first_event(
+                cluster, lambda e: e.kind == "crash" and e["node"] == mapper, seconds=5
+            )
+            if crash is not None:
+                await trio.sleep(run.random.uniform(0.05, 0.5))
+                await schedule.fire(faults.restart(mapper))  # a mapper keeps nothing: all is well
+            try:
+                await wait_for_results(cluster, 20)
+            except CheckFailed as exc:
+                raise CheckFailed(
+                    f"the mapper {mapper} ({DESIGN['double']}) crashed right after it sent a "
+                    f"map_ok. The map LB now takes that split as done and never sends it again, "
+                    f"so its output must already have been confirmed by the reduce LB "
+                    f"(map_done, then map_done_ok, then map_ok). {fault_log(schedule)} {exc}"
+                ) from None
+    no_crashes(cluster.trace.events)
+    check_exact(cluster, documents, "double")
+
+
+@graded(points=2, seeds=30, budget=90)
+async def test_late_acknowledgements_do_not_count_twice(run: LabRun) -> None:
+    """The reducer's answers come later than the timeout for a while: outputs are resent, and
+    each still counts once."""
+    documents, mode = make_documents(run), mode_for(run)
+    config = job_config(mode, documents)
+    timeout: float = run.config["timeout"]
+    slow = 1.6 * timeout  # past the timeout: every answer comes too late
+    async with run.cluster(config=config, delay=0.005, jitter=0.004) as cluster:
+        schedule = run.schedule(cluster)
+        async with schedule.running():
+            reducer = await first_reducer(cluster)
+            await schedule.fire(faults.slow_node(reducer, delay=slow, way="out"))
+            # Slow for less than the reduce side's patience: the reducer is not replaced, it is
+            # sent the same outputs again, and must keep each one once.
+            await trio.sleep(0.4 * patience(run.config))
+            await schedule.fire(faults.slow_node(reducer, delay=0.005, jitter=0.004, way="out"))
+            try:
+                await wait_for_results(cluster, 20)
+            except CheckFailed as exc:
+                raise CheckFailed(f"({DESIGN[mode]}) {fault_log(schedule)} {exc}") from None
+    no_crashes(cluster.trace.events)
+    try:
+        check_exact(cluster, documents, mode)
+    except CheckFailed as exc:
+        inputs = sends_of(cluster, "reduce_input", "j1")
+        splits = len({e["body"].get("split") for e in inputs})
+        raise CheckFailed(
+            f"{exc} The reducer {reducer}'s answers took {slow:g} s for a while, longer than "
+            f"the {timeout:g} s timeout, so the reduce side sent outputs again "
+            f"({len(inputs)} reduce_input messages for {splits} splits): an output that "
+            f"arrives twice must count once. {fault_log(schedule)}"
+        ) from None
+
+
+@graded(points=2, seeds=40, budget=120)
+async def test_a_replaced_reducer_that_wakes_up_changes_nothing(run: LabRun) -> None:
+    """The reducer freezes long enough to be replaced, then wakes and answers: that changes
+    nothing; the new reducer gets every output."""
+    documents, mode = make_documents(run), mode_for(run)
+    config = job_config(mode, documents)
+    async with run.cluster(config=config, delay=0.005, jitter=0.004) as cluster:
+        schedule = run.schedule(cluster)
+        async with schedule.running():
+            reducer = await first_reducer(cluster)
+            # It wakes just after the reduce side gave up on it, while some deliveries still
+            # wait for its answer: those answers come from a reducer that is no longer the job's.
+            frozen = patience(run.config) + run.random.uniform(0.01, 0.06)
+            await schedule.fire(faults.pause(reducer))
+            await trio.sleep(frozen)
+            await schedule.fire(faults.resume(reducer))
+            try:
+                await wait_for_results(cluster, 20)
+            except CheckFailed as exc:
+                raise CheckFailed(
+                    f"the reducer {reducer} ({DESIGN[mode]}) froze for {frozen:.3f} s, long "
+                    f"enough to be replaced, then woke up and answered the requests it had "
+                    f"queued. An answer from a reducer that is no longer the job's says nothing "
+                    f"about what the new reducer holds. {fault_log(schedule)} {exc}"
+                ) from None
+    no_crashes(cluster.trace.events)
+    check_exact(cluster, documents, mode)
+
+
+def results_by_client(cluster: Cluster) -> dict[tuple[str, str], Any]:
+    """The counts each client received for each job: the first ``job_done`` delivered to it."""
+    sent = bodies(cluster)
+    results: dict[tuple[str, str], Any] = {}
+    for e in cluster.trace.of_kind("deliver"):
+        body = sent.get(e["mid"], {})
+        if body.get("type") == "job_done":
+            results.setdefault((str(e["dest"]), str(body.get("job"))), body.get("counts"))
+    return results
+
+
+def said_done(client: str) -> Callable[[TraceEvent], bool]:
+    """A predicate: ``client`` published that it has every result it waited for."""
+    return lambda e: e.kind == "status" and e["node"] == client and e["fields"].get("done") is True
+
+
+@graded(points=2, seeds=30, budget=120)
+async def test_concurrent_clients_with_a_crashed_worker(run: LabRun) -> None:
+    """Three clients submit a job each, at once, while a worker crashes and comes back: every
+    client gets the exact count of its job."""
+    documents, mode = make_documents(run), mode_for(run)
+    clients = [f"client-{i}" for i in (1, 2, 3)]
+    config = job_config(mode, documents, jobs=1)
+    async with run.cluster(
+        config=config, counts={"client": len(clients)}, delay=0.005, jitter=0.004
+    ) as cluster:
+        schedule = run.schedule(cluster)
+        crash_at = run.random.uniform(0.02, 0.3)  # while the first jobs are being mapped
+        schedule.at(crash_at, faults.crash(faults.random_node("worker")))
+        schedule.at(
+            crash_at + run.random.uniform(0.3, 1.0),
+            faults.restart(faults.random_node("worker", state="crashed")),
+        )
+        async with schedule.running():
+            for client in clients:
+                done = await first_event(cluster, said_done(client), seconds=30)
+                if done is None:
+                    raise CheckFailed(
+                        f"{client} had no result for {client}.j1 after 30 s ({DESIGN[mode]}; "
+                        f"three clients submitting at once). {fault_log(schedule)} "
+                        + story(cluster, f"{client}.j1")
+                    )
+    no_crashes(cluster.trace.events)
+    expected = expected_counts(documents)
+    got = results_by_client(cluster)
+    for client in clients:
+        for n in range(1, cluster.config["jobs"] + 1):
+            job = f"{client}.j{n}"
+            expect_equal(
+                got.get((client, job)),
+                expected,
+                what=f"the word counts {client} got for {job} ({DESIGN[mode]}, three clients "
+                f"at once; {fault_log(schedule)})",
+            )
+
+
+@graded(points=1, seeds=30, budget=90)
+async def test_a_resubmitted_job_is_started_once(run: LabRun) -> None:
+    """The client hears its confirmations (job_ok) late, so it submits again: the job is still
+    started, and each split mapped, once."""
+    documents, mode = make_documents(run), mode_for(run)
+    entry = {"double": "map_lb", "single": "master"}[mode]
+    late = 1.6 * float(run.config["timeout"])  # past the client's timeout: it submits again
+    async with run.cluster(
+        config=job_config(mode, documents, jobs=2), delay=0.005, jitter=0.004
+    ) as cluster:
+        schedule = run.schedule(cluster)
+        # The client hears everything late for a while (its own messages go out on time).
+        schedule.at(0.0, faults.slow_node("client", delay=late, way="in"))
+        schedule.at(0.6, faults.slow_node("client", delay=0.005, jitter=0.004, way="in"))
+        async with schedule.running():
+            await wait_for_results(cluster, 20)
+    for n in range(1, cluster.config["jobs"] + 1):
+        job = f"j{n}"
+        submissions = len(sends_of(cluster, "job", job))
+        maps = Counter(e["body"].get("split") for e in sends_of(cluster, "map", job))
+        again = sorted(split for split, count in maps.items() if count > 1)
+        if again:
+            raise CheckFailed(
+                f"{entry} ({DESIGN[mode]}) sent {sum(maps.values())} map requests for the "
+                f"{len(maps)} splits of {job} (splits {again} more than once), on a network "
+                f"where no worker was slow or lost anything. The client submitted {job} "
+                f"{submissions} times because {entry}'s job_ok took {late:g} s to reach it: a "
+                f"repeated submission with a known job id must only be confirmed again, not "
+                f"start the job again. {fault_log(schedule)}"
+            )
     check_exact(cluster, documents, mode)
