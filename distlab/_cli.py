@@ -514,6 +514,10 @@ def _sweep_one(request: RunRequest) -> RunOutcome:
     )
 
 
+#: failing seeds a sweep shows in its table (the shortest runs: the easiest to read)
+SWEEP_ROWS = 10
+
+
 def _sweep(
     args: argparse.Namespace, console: Console, requests: list[RunRequest], lab_number: int
 ) -> int:
@@ -534,7 +538,7 @@ def _sweep(
     table = Table(title="failing seeds, the shortest run first", title_justify="left")
     for column in ("seed", "events", "what went wrong", "replay"):
         table.add_column(column, overflow="fold")
-    for o in failed:
+    for o in failed[:SWEEP_ROWS]:
         table.add_row(
             str(o.seed),
             str(o.event_count),
@@ -542,6 +546,11 @@ def _sweep(
             escape(replay_command(args, lab_number, o.seed)),
         )
     console.print(table)
+    if len(failed) > SWEEP_ROWS:
+        rest = sorted(o.seed for o in failed[SWEEP_ROWS:])
+        listed = ", ".join(map(str, rest[: 2 * SWEEP_ROWS]))
+        listed += ", …" if len(rest) > 2 * SWEEP_ROWS else ""
+        console.print(f"and {len(rest)} more failing seeds: {listed}", soft_wrap=True)
     console.print(
         f"[bold red]FAIL[/] {len(failed)} of {len(outcomes)} seeds failed; "
         f"start with seed {failed[0].seed}: "

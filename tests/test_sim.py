@@ -203,24 +203,37 @@ def test_check_determinism_needs_sim() -> None:
 
 def test_a_seed_sweep_reports_exactly_the_failing_seeds() -> None:
     flags = ["--drop", "0.3", "--duration", "3"]
-    result = distlab("run", "0", "--sim", "--seeds", "200", "--parallel", "2", *flags)
+    result = distlab("run", "0", "--sim", "--seeds", "50", "--parallel", "2", *flags)
     assert result.returncode == 1
     out = result.stdout
-    passed = int(re.search(r"(\d+)/200 seeds passed", out).group(1))  # type: ignore[union-attr]
+    passed = int(re.search(r"(\d+)/50 seeds passed", out).group(1))  # type: ignore[union-attr]
     rows = re.findall(r"│ (\d+)\s+│ (\d+)\s+│ the client got (\d) of 5 pongs", out)
-    assert 0 < passed < 200 and len(rows) == 200 - passed
+    assert 10 < 50 - passed <= 30 and len(rows) == 10  # the table shows ten...
     events = [int(n) for _, n, _ in rows]
     assert events == sorted(events)  # the shortest failing run first
-    failing = {int(seed) for seed, _, _ in rows}
+    more = re.search(r"and (\d+) more failing seeds: ([\d, ]+)$", out, re.M)
+    assert more is not None and int(more.group(1)) == 50 - passed - 10  # ...and counts the rest
+    failing = {int(seed) for seed, _, _ in rows} | {int(s) for s in more.group(2).split(", ")}
+    assert len(failing) == 50 - passed
     # Each reported seed fails alone, with the replay command printed for it...
-    replay = f"distlab run 0 --sim --seed {min(failing)} --drop 0.3 --duration 3"
+    replay = f"distlab run 0 --sim --seed {rows[0][0]} --drop 0.3 --duration 3"
     assert replay in " ".join(out.split())
     for seed in sorted(failing)[:2]:
         alone = distlab("run", "0", "--sim", "--seed", str(seed), "--quiet", *flags)
         assert alone.returncode == 1
     # ...and a seed not reported passes alone.
-    good = min(set(range(1, 201)) - failing)
+    good = min(set(range(1, 51)) - failing)
     assert distlab("run", "0", "--sim", "--seed", str(good), "--quiet", *flags).returncode == 0
+
+
+def test_a_sweep_lists_ten_failing_seeds_and_counts_the_rest() -> None:
+    impatient = Path(__file__).resolve().parent.parent / "labs/00-ping/mutants/impatient.py"
+    swept = distlab("run", "0", "--sim", "--seeds", "40", "--drop", "0.5", "--impl", str(impatient))
+    failed = int(re.search(r"FAIL (\d+) of 40 seeds failed", swept.stdout).group(1))  # type: ignore[union-attr]
+    assert failed > 10
+    rows = re.findall(r"^│ (\d+) +│", swept.stdout, re.M)
+    assert len(rows) == 10
+    assert f"and {failed - 10} more failing seeds: " in swept.stdout
 
 
 def test_replay_prints_a_trace_filtered(tmp_path: Path) -> None:
