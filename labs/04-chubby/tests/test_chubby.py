@@ -14,9 +14,10 @@ instead of running out of time.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import trio
@@ -28,9 +29,16 @@ from grading import (
     LabRun,
     at_most_one_per_term,
     faults,
+    first_event,
     graded,
     no_crashes,
     within,
+)
+from grading._lock_checks import (
+    leaders_elected_by_a_majority,
+    no_grant_after_a_newer_leader,
+    one_holder_at_a_time,
+    one_vote_per_term,
 )
 
 #: seconds within which replicas that can talk must agree on a leader: a few election timeouts
@@ -43,6 +51,14 @@ CONVERGENCE_BOUND = 3.0
 CALL_TIMEOUT = 0.25
 #: seconds a test client waits before asking again after a refusal
 RETRY = 0.05
+#: seconds the late-votes test keeps every link slower than the election timeouts
+SLOW_FOR = 3.0
+#: seconds the followers' answers take to reach the leader in the slow-answers test: late, but
+#: well within a master lease (0.25 s), so that a correct leader keeps its lease
+SLOW_ANSWERS = 0.15
+#: seconds the zombie test keeps the leader paused: long enough for the others to elect a new
+#: leader (0.3 to 0.6 s, more if the votes split) and for it to grant after its grace (0.6 s)
+ZOMBIE_PAUSE = 1.6
 
 LEADER = faults.node_where(lambda s: s.get("role") == "leader", description="the leader")
 
@@ -180,6 +196,27 @@ async def test_at_most_one_leader_per_term(run: LabRun) -> None:
         no_crashes(cluster.trace.events)  # a replica that crashed by itself says why
         raise CheckFailed(f"no replica was ever elected leader in 3.5 s: {describe(cluster)}")
     no_crashes(cluster.trace.events)
+
+
+@graded(points=2, seeds=40, budget=120)
+async def test_late_votes_count_for_nothing(run: LabRun) -> None:
+    """Links slower than the election timeouts: a vote that arrives after its election is over
+    counts for nothing, so every leader was elected by a majority of its own term."""
+    # Each message takes 0.05 to 0.45 s: a request for votes and its answer often take longer
+    # than a candidate waits (0.3 to 0.6 s) before it stands again, in a newer term.
+    async with chubby_cluster(run, delay=0.25, jitter=0.2) as cluster:
+        await trio.sleep(SLOW_FOR)
+        cluster.network.set_faults(delay=0.005, jitter=0.004)
+        await leader_within(
+            cluster,
+            CONVERGENCE_BOUND,
+            what=f"after every link took 0.05 to 0.45 s until t={SLOW_FOR:g} s, then 5 ms",
+        )
+    events = cluster.trace.events
+    leaders_elected_by_a_majority(events, voters=replicas(cluster))
+    one_vote_per_term(events)
+    at_most_one_per_term(events)
+    no_crashes(events)
 
 
 # -- Part B: failures ----------------------------------------------------------------------------
@@ -357,6 +394,60 @@ async def test_a_restarted_replica_keeps_its_term_and_vote(run: LabRun) -> None:
         raise CheckFailed("no restarted replica published its term: nothing could be checked")
     at_most_one_per_term(cluster.trace.events)
     no_crashes(cluster.trace.events)
+
+
+def crash_point_of(e: TraceEvent, node: str, *, since: float) -> bool:
+    """Whether ``e`` is ``node`` crashing at a crash point the test armed, at ``since`` or later."""
+    return (
+        e.kind == "crash"
+        and e["node"] == node
+        and e.t >= since - 1e-6  # (trace times are rounded)
+        and "a crash point" in str(e.get("reason", ""))
+    )
+
+
+@graded(points=2, seeds=40, budget=120)
+async def test_a_replica_crashed_right_after_it_answers_keeps_its_term_and_vote(
+    run: LabRun,
+) -> None:
+    """Every replica crashes and restarts: right after it sends a vote, or (the leader) while
+    leading, then right after it acknowledges the next leader. Each comes back with the term and
+    the vote it had made known, and never votes twice in a term."""
+    async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        schedule = run.schedule(cluster)
+        for name in replicas(cluster):  # each one's first vote is its last, in that incarnation
+            await schedule.fire(faults.crash_after(name, "vote"))
+        restarts = faults.restart(faults.random_node("replica", state="crashed"))
+        schedule.every(0.15, restarts, until=1.0)
+        async with schedule.running():
+            await trio.sleep(1.0)
+        await schedule.final_heal()
+        old = await leader_within(cluster, ELECTION_BOUND, what="after the voters restarted")
+        # The leader crashes, and stays down while the others elect a new one.
+        await cluster.crash(old)
+        others = [r for r in replicas(cluster) if r != old]
+        await leader_within(cluster, ELECTION_BOUND, among=others, what=f"after {old} crashed")
+        # Back up, it learns the new term from the new leader's heartbeat, acknowledges it,
+        # and crashes right then; and restarts again.
+        await cluster.restart(old)
+        back = cluster.now()
+        await schedule.fire(faults.crash_after(old, "heartbeat_reply"))
+        if await first_event(cluster, lambda e: crash_point_of(e, old, since=back), seconds=1.0):
+            await cluster.restart(old)
+        # A replica that never voted (it stood, or heard a leader first) restarts now: every
+        # replica's storage is read back at least once.
+        crashed_once = {e["node"] for e in cluster.trace.events if e.kind == "crash"}
+        for name in replicas(cluster):
+            if name not in crashed_once:
+                await cluster.restart(name)
+        await leader_within(cluster, ELECTION_BOUND, what="after the last restart")
+    events = cluster.trace.events
+    checked = check_restarts_keep_term_and_vote(events, replicas(cluster))
+    if checked == 0:
+        raise CheckFailed("no restarted replica published its term: nothing could be checked")
+    one_vote_per_term(events)
+    at_most_one_per_term(events)
+    no_crashes(events)
 
 
 # -- Part C: the lock ------------------------------------------------------------------------------
@@ -587,6 +678,183 @@ async def test_the_lock_is_safe_when_the_old_leader_is_cut_off(run: LabRun) -> N
             f"{' and '.join(minority)} were cut off (with user-1) at t={cut:.3f} s; the other "
             f"three replicas should have elected a leader and granted user-2 the lock within "
             f"2.5 s, but did not. At t={cluster.now():.3f} s: {describe(cluster)}"
+        )
+    no_crashes(cluster.trace.events)
+
+
+@graded(points=2, seeds=30, budget=90)
+async def test_a_release_by_a_client_that_does_not_hold_the_lock_frees_nothing(
+    run: LabRun,
+) -> None:
+    """A release from a client that does not hold the lock (its lease ran out while the release
+    was on its way, or it never held it) leaves the lock with its holder."""
+    async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        leader = await leader_within(cluster, ELECTION_BOUND, what="from the start")
+        alice, bob, carol = [await run.client(cluster, f"user-{i}") for i in (1, 2, 3)]
+        lease = cluster.config["lock_lease"]
+        first = await must_acquire(alice, cluster, seconds=2.0, why="the lock was free")
+        # user-1 gives the lock back, but its link to the leader is slower than its lease: the
+        # release arrives after the lease ran out and user-2 was granted the lock.
+        await run.schedule(cluster).fire(faults.slow_link("user-1", leader, delay=lease + 0.3))
+        await alice.call(leader, {"type": "release"}, timeout=CALL_TIMEOUT)
+        granted = await must_acquire(
+            bob, cluster, seconds=2.0, why=f"user-1's lease ran out at t={first['expires']:.3f} s"
+        )
+        late = await first_event(
+            cluster,
+            lambda e: e.kind == "deliver" and e["src"] == "user-1" and e["type"] == "release",
+            seconds=lease + 0.5,
+        )
+        if late is None:
+            raise CheckFailed("user-1's release never reached the leader: nothing was checked")
+        await expect_busy(
+            carol,
+            leader,
+            holder="user-2",
+            story=f"user-1's lease ran out at t={first['expires']:.3f} s; user-2 was granted the "
+            f"lock until t={granted['expires']:.3f} s; then user-1's late release reached "
+            f"{leader} at t={late.t:.3f} s",
+        )
+        # user-3, who never held the lock, asks to release it, then asks for it.
+        await carol.call(leader, {"type": "release"}, timeout=CALL_TIMEOUT)
+        await expect_busy(
+            carol,
+            leader,
+            holder="user-2",
+            story="user-2 holds the lock, and user-3, who never held it, asked to release it",
+        )
+    one_holder_at_a_time(run.history)
+    no_crashes(cluster.trace.events)
+
+
+def answer_words(body: Mapping[str, Any]) -> str:
+    """A replica's answer as a student reads it: ``granted (expires=2.479, term=1)``."""
+    fields = {k: v for k, v in body.items() if k not in ("type", "msg_id", "in_reply_to")}
+    shown = ", ".join(
+        f"{key}={round(value, 3) if isinstance(value, float) else value!r}"
+        for key, value in fields.items()
+    )
+    return f"{body.get('type')} ({shown})" if shown else str(body.get("type"))
+
+
+async def expect_busy(user: Client, leader: str, *, holder: str, story: str) -> None:
+    """``user`` asks ``leader`` for the lock, which ``holder`` holds: the answer must be busy."""
+    reply = await user.call(leader, {"type": "acquire"}, timeout=CALL_TIMEOUT)
+    if reply is None or reply.type != "busy" or reply.body.get("holder") != holder:
+        said = "nothing" if reply is None else answer_words(reply.body)
+        raise CheckFailed(
+            f"{story}. {user.name} then asked {leader} for the lock, which answered {said}: it "
+            f"should answer busy, naming {holder}. A release from a client that does not hold "
+            "the lock changes nothing"
+        )
+
+
+async def keep_asking(user: Client, cluster: Cluster, replica: str, until: float) -> None:
+    """Ask ``replica`` for the lock every ``RETRY`` s until ``until``, whatever it answers."""
+    while cluster.now() < until:
+        await user.call(replica, {"type": "acquire"}, timeout=CALL_TIMEOUT)
+        await trio.sleep(RETRY)
+
+
+@graded(points=3, seeds=40, budget=120)
+async def test_the_lock_is_safe_when_the_leader_hears_its_followers_late(run: LabRun) -> None:
+    """The followers' answers reach the leader 0.15 s late; then its heartbeats stop reaching
+    them. Its master lease runs from when it sent a round, not from when the answers came: it
+    stops granting before the others elect a new leader, which grants to a client of its own."""
+    # Quick elections (0.3 to 0.4 s) after the heartbeats stop: a lease that runs too long
+    # overlaps the new leader's term.
+    quick = {"election_timeout_max": 0.4}
+    async with chubby_cluster(run, quick, delay=0.005, jitter=0.004) as cluster:
+        old = await leader_within(cluster, ELECTION_BOUND, what="from the start")
+        followers = [r for r in replicas(cluster) if r != old]
+        alice = await run.client(cluster, "user-1")
+        bob = await run.client(cluster, "user-2")
+        schedule = run.schedule(cluster)
+        for follower in followers:
+            await schedule.fire(faults.slow_link(follower, old, delay=SLOW_ANSWERS))
+        await must_acquire(
+            alice, cluster, seconds=2.0, why=f"{old} led, and heard its followers 0.15 s late"
+        )
+        await trio.sleep(run.random.uniform(0.0, cluster.config["heartbeat_interval"]))
+        for follower in followers:  # one way only: late answers still come in
+            cluster.network.block(old, follower)
+        cut = cluster.now()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keep_asking, alice, cluster, old, cut + 1.5)
+            granted = await acquire(bob, cluster, seconds=3.0)
+    story = (
+        f"{old} led, and its followers' answers took {SLOW_ANSWERS:g} s to reach it; its "
+        f"heartbeats stopped reaching them at t={cut:.3f} s, while user-1 kept asking it for the "
+        "lock"
+    )
+    with told(story):
+        no_grant_after_a_newer_leader(cluster.trace.events)
+        one_holder_at_a_time(run.history)
+    if granted is None:
+        raise CheckFailed(
+            f"{story}. The other replicas should have elected a new leader and granted user-2 "
+            f"the lock within 3 s, but did not. At t={cluster.now():.3f} s: {describe(cluster)}"
+        )
+    no_crashes(cluster.trace.events)
+
+
+@contextmanager
+def told(story: str) -> Iterator[None]:
+    """Begin the message of a check that fails inside with the story of the test so far."""
+    try:
+        yield
+    except CheckFailed as failed:
+        raise CheckFailed(f"{story}. Then: {failed}") from None
+
+
+def cut_off_from_the_replicas(cluster: Cluster, name: str) -> None:
+    """Cut ``name`` off from the other replicas, both ways; clients still reach it."""
+    for other in replicas(cluster):
+        if other != name:
+            cluster.network.block(name, other)
+            cluster.network.block(other, name)
+
+
+@graded(points=3, seeds=40, budget=120)
+async def test_a_leader_that_wakes_up_from_a_pause_grants_nothing(run: LabRun) -> None:
+    """The leader is paused (a zombie), cut off from the other replicas, with requests for the
+    lock waiting for it: the others elect a new leader, which grants the lock to other clients;
+    woken, the old leader grants nothing."""
+    async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        old = await leader_within(cluster, ELECTION_BOUND, what="from the start")
+        users = [await run.client(cluster, f"user-{i}") for i in (1, 2, 3, 4)]
+        patient, eager = users[:2], users[2:]
+        await must_acquire(patient[0], cluster, seconds=2.0, why="the lock was free")
+        schedule = run.schedule(cluster)
+        schedule.at(cluster.now(), faults.zombie(old, seconds=ZOMBIE_PAUSE))
+        async with schedule.running(), trio.open_nursery() as nursery:
+            with trio.fail_after(1.0):
+                await cluster.wait_until(lambda: cluster.state(old) == "paused")
+            paused = cluster.now()
+            # Nothing the new leader says reaches the old one: when it wakes, only its own
+            # timers and the clients' requests wait for it.
+            cut_off_from_the_replicas(cluster, old)
+            # user-1 (the holder, renewing) and user-2 ask the old leader, patiently: their
+            # requests wait at the paused leader until it wakes.
+            for user in patient:
+                body = {"type": "acquire"}
+                nursery.start_soon(partial(user.call, old, body, timeout=ZOMBIE_PAUSE + 0.5))
+            # user-3 and user-4 contend for the lock through the new leader, and keep it.
+            for user in eager:
+                nursery.start_soon(keep_the_lock, user, cluster, paused + ZOMBIE_PAUSE + 0.5)
+    story = (
+        f"{old}, the leader, was paused at t={paused:.3f} s for {ZOMBIE_PAUSE:g} s, cut off "
+        "from the other replicas, with requests for the lock from user-1 (its holder) and "
+        "user-2 waiting for it"
+    )
+    with told(story):
+        no_grant_after_a_newer_leader(cluster.trace.events)
+        holds = one_holder_at_a_time(run.history)
+    if not any(h.client in ("user-3", "user-4") and h.start < paused + ZOMBIE_PAUSE for h in holds):
+        raise CheckFailed(
+            f"{story}. The other replicas should have elected a new leader and granted user-3 "
+            f"or user-4 the lock before {old} woke up, but did not. At t={cluster.now():.3f} s: "
+            f"{describe(cluster)}"
         )
     no_crashes(cluster.trace.events)
 
