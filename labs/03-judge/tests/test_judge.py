@@ -13,6 +13,7 @@ running out of time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from functools import partial
@@ -24,16 +25,19 @@ from distlab import Cluster, TraceEvent
 from grading import (
     CheckFailed,
     Client,
+    FaultSchedule,
     LabRun,
     crashed_by_itself,
     effects_from_status,
     exactly_once,
     expect_equal,
+    faults,
     first_event,
     graded,
     no_crashes,
     within,
 )
+from grading._verdict_checks import answers_match, answers_never_change, no_value_given_twice
 
 #: seconds a harness client waits for the front end's answer before it gives up (or asks again)
 CLIENT_TIMEOUT = 2.0
@@ -48,17 +52,28 @@ LEAVE_DEADLINE = 1.0
 RETURN_DEADLINE = 0.5
 #: seconds within which the dashboard must show a change in a judge's health
 DASHBOARD_DEADLINE = 0.6
+#: seconds a contestant waits for the dashboard's answer to a query while the contest goes on
+QUERY_TIMEOUT = 0.5
+#: seconds within which a judge back in the rotation must be given work again, while
+#: submissions keep coming (one every 0.15 s, to three judges in rotation)
+REJOIN_DEADLINE = 1.0
 
 
 # -- helpers ----------------------------------------------------------------------------------
 
 
 def judge_cluster(
-    run: LabRun, *, judges: int | None = None, **network: Any
+    run: LabRun,
+    *,
+    judges: int | None = None,
+    config: Mapping[str, Any] | None = None,
+    **network: Any,
 ) -> AbstractAsyncContextManager[Cluster]:
-    """The lab's cluster with the demo client idle; ``network`` settings as for run.cluster."""
+    """The lab's cluster with the demo client idle; ``config`` overrides some parameters,
+    ``network`` settings as for run.cluster."""
     counts = {"judge": judges} if judges is not None else None
-    return run.cluster(config={"client_submissions": 0}, counts=counts, **network)
+    config = {"client_submissions": 0, **(config or {})}
+    return run.cluster(config=config, counts=counts, **network)
 
 
 def problems(run: LabRun) -> dict[str, list[str]]:
@@ -177,7 +192,7 @@ class Contest:
     def story(self, submission_id: str) -> str:
         """What happened to one submission, from the trace, in a sentence."""
         said = [f"{submission_id}: id given at t={self.at[submission_id]:.3f} s"]
-        for kind in ("enqueue_ok", "judge", "record", "delete"):
+        for kind in ("enqueue_ok", "judge", "record", "record_ok", "delete"):
             sends = [
                 e
                 for e in self.cluster.trace.of_kind("send")
@@ -199,9 +214,19 @@ class Contest:
             allow_unexpected=True,  # submissions queued whose id the client never heard of
         )
 
+    def right_verdict_of(self, submission_id: str) -> str:
+        """The verdict a correct judge gives an accepted submission."""
+        submission = self.accepted[submission_id]
+        return right_verdict(problems(self.run).get(submission["problem"]), submission["answers"])
+
     async def check_verdicts(self, client: Client) -> None:
-        """Ask the dashboard for every accepted submission's verdict: each must be right."""
-        for submission_id, submission in self.accepted.items():
+        """Ask the dashboard for every accepted submission's verdict: each must be right.
+
+        Then judge what every client was told, all along (``run.history``): no id given twice,
+        no verdict that changed or went back to None, no wrong verdict.
+        """
+        final: dict[str, Any] = {}
+        for submission_id in self.accepted:
             reply = await client.call(
                 "dashboard", {"type": "query", "id": submission_id}, timeout=CLIENT_TIMEOUT
             )
@@ -210,13 +235,26 @@ class Contest:
                     f"the dashboard did not answer a query for {submission_id} within "
                     f"{CLIENT_TIMEOUT:g} s (at t={self.cluster.now():.3f} s)"
                 )
-            expected = problems(self.run).get(submission["problem"])
+            final[submission_id] = reply.body.get("verdict")
+        self.check_what_clients_were_told()
+        for submission_id, verdict in final.items():
+            submission = self.accepted[submission_id]
             expect_equal(
-                reply.body.get("verdict"),
-                right_verdict(expected, submission["answers"]),
+                verdict,
+                self.right_verdict_of(submission_id),
                 what=f"the verdict the dashboard gave for {submission_id} (problem "
                 f"{submission['problem']!r}, answers {submission['answers']})",
             )
+
+    def check_what_clients_were_told(self) -> None:
+        """From the clients' histories: ids given once; each verdict told never changes, and is
+        right."""
+        history = self.run.history
+        no_value_given_twice(history, f="submit", field="id", what="the ids the front end gave")
+        what = "the verdict the dashboard told"
+        answers_never_change(history, f="query", key="id", field="verdict", what=what)
+        right = {i: self.right_verdict_of(i) for i in self.accepted}
+        answers_match(history, f="query", key="id", field="verdict", expected=right, what=what)
 
 
 def _natural(key: str) -> tuple[int, str]:
@@ -409,6 +447,166 @@ async def test_each_submission_is_recorded_once(run: LabRun) -> None:
         no_crashes(cluster.trace.events)
 
 
+# -- Part B, under the faults that find the order of steps and what is kept --------------------
+
+
+def fault_log(schedule: FaultSchedule) -> str:
+    """What the test did to the cluster, and where crash points struck, for failure messages."""
+    struck = [
+        f"t={e.t:.3f} {e['node']} {e['reason']}"
+        for e in schedule.cluster.trace.of_kind("crash")
+        if "crash point" in str(e.get("reason", ""))
+    ]
+    said = sorted([*schedule.describe_log(), *struck], key=lambda line: float(line[2:].split()[0]))
+    return "What the test did: " + "; ".join(said) + "."
+
+
+def patience(config: Mapping[str, Any]) -> float:
+    """How long a judge tries to record (or delete) before it leaves it to the queue."""
+    return float(config["attempts"] * config["timeout"])
+
+
+async def submit_and_ask(contest: Contest, client: Client, *, every: float, until: float) -> None:
+    """A contestant: one submission every ``every`` s until ``until`` (each submitted up to 3
+    times), and after each, a look at the verdict of one of its earlier ones."""
+    mine: list[str] = []
+    while contest.cluster.now() < until:
+        mine.append(await contest.submit(client, make_submission(contest.run), attempts=3))
+        asked = contest.run.random.choice(mine)
+        await client.call("dashboard", {"type": "query", "id": asked}, timeout=QUERY_TIMEOUT)
+        await trio.sleep(every)
+
+
+async def contestants(
+    contest: Contest, clients: list[Client], *, every: float, until: float
+) -> None:
+    """Every client a contestant (``submit_and_ask``), all at the same time."""
+    async with trio.open_nursery() as nursery:
+        for client in clients:
+            nursery.start_soon(partial(submit_and_ask, contest, client, every=every, until=until))
+
+
+async def restart_whoever_crashes(
+    cluster: Cluster, schedule: FaultSchedule, *, after: tuple[float, float]
+) -> None:
+    """Restart each node that a crash point takes down, ``after`` (a range of) seconds later.
+
+    Runs until cancelled; the restarts are in the schedule's log.
+    """
+    crashed_send, crashed_receive = trio.open_memory_channel[str](math.inf)
+
+    def watch(e: TraceEvent) -> None:
+        if e.kind == "crash" and "crash point" in str(e.get("reason", "")):
+            crashed_send.send_nowait(str(e["node"]))
+
+    async def restart_later(name: str, delay: float) -> None:
+        await trio.sleep(delay)
+        await schedule.fire(faults.restart(name))
+
+    unsubscribe = cluster.trace.subscribe(watch)
+    try:
+        async with trio.open_nursery() as nursery:
+            async for name in crashed_receive:
+                nursery.start_soon(restart_later, name, schedule.rng.uniform(*after))
+    finally:
+        unsubscribe()
+
+
+@graded(points=3, seeds=40, budget=150)
+async def test_every_role_that_keeps_state_survives_a_restart(run: LabRun) -> None:
+    """The dashboard, the front end, the lb and the queue crash and restart while three
+    contestants submit: ids stay new, verdicts stay kept, nothing confirmed is lost."""
+    # Judges that give up on the dashboard (attempts x timeout = 0.5 s) well before the queue
+    # hands a submission out again (visibility_timeout = 1 s): what a judge does when it gives
+    # up then decides whether the submission is lost.
+    config = {"attempts": 2}
+    # Down longer than a judge tries to record, and the front end to enqueue: every one of them
+    # that asks meanwhile gets no answer, and must not act as if it had.
+    down = patience({**run.config, **config}) + run.random.uniform(0.5, 0.8)
+    dashboard_at = run.random.uniform(0.5, 0.8)
+    frontend_at = dashboard_at + down + run.random.uniform(0.1, 0.3)
+    lb_at = frontend_at + run.random.uniform(0.1, 0.3)
+    queue_at = lb_at + run.random.uniform(0.1, 0.3)
+    async with judge_cluster(run, config=config, delay=0.005, jitter=0.004) as cluster:
+        clients = [await run.client(cluster, f"client-{i}") for i in (1, 2, 3)]
+        contest = Contest(run, cluster)
+        schedule = run.schedule(cluster)
+        schedule.at(dashboard_at, faults.crash("dashboard"))
+        schedule.at(dashboard_at + down, faults.restart("dashboard"))
+        schedule.at(frontend_at, faults.crash("frontend"))
+        schedule.at(frontend_at + run.random.uniform(0.1, 0.3), faults.restart("frontend"))
+        schedule.at(lb_at, faults.restart("lb"))
+        schedule.at(queue_at, faults.crash("queue"))
+        schedule.at(queue_at + down, faults.restart("queue"))
+        async with schedule.running():
+            await contestants(contest, clients, every=0.25, until=queue_at + down + 0.3)
+        await schedule.final_heal()
+        try:
+            await contest.expect_every_verdict(clients[0])
+        except CheckFailed as error:
+            raise CheckFailed(f"{fault_log(schedule)} {error}") from None
+
+
+@graded(points=3, seeds=40, budget=150)
+async def test_a_crash_between_two_steps_loses_nothing(run: LabRun) -> None:
+    """Crash points: the queue right after an enqueue_ok, the dashboard after a record_ok, each
+    judge after its record, its delete or its judge_ok; all come back: nothing is lost."""
+    arm_at = 0.3  # every judge has passed its first health check
+    async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        clients = [await run.client(cluster, f"client-{i}") for i in (1, 2)]
+        contest = Contest(run, cluster)
+        schedule = run.schedule(cluster)
+        # The README's orders: a judge records, then deletes, then answers the lb; the queue
+        # saves, then confirms; the dashboard stores, then confirms. A crash right after each
+        # send must leave what was confirmed kept.
+        steps = ["record", "delete", "judge_ok"]
+        run.random.shuffle(steps)
+        for judge, step in zip(judges(cluster), steps, strict=True):
+            schedule.at(arm_at, faults.crash_after(judge, step))
+        nth_enqueue, nth_record = run.random.randint(1, 4), run.random.randint(1, 4)
+        schedule.at(arm_at, faults.crash_after("queue", "enqueue_ok", nth=nth_enqueue))
+        schedule.at(arm_at, faults.crash_after("dashboard", "record_ok", nth=nth_record))
+        bring_back = partial(restart_whoever_crashes, cluster, schedule, after=(0.1, 0.4))
+        async with schedule.running(), trio.open_nursery() as nursery:
+            nursery.start_soon(bring_back)
+            await contestants(contest, clients, every=0.15, until=2.0)
+            nursery.cancel_scope.cancel()
+        await schedule.final_heal()
+        try:
+            await contest.expect_every_verdict(clients[0])
+        except CheckFailed as error:
+            raise CheckFailed(f"{fault_log(schedule)} {error}") from None
+
+
+@graded(points=2, seeds=30, budget=150)
+async def test_late_answers_from_the_queue_lose_nothing(run: LabRun) -> None:
+    """For over three visibility timeouts, the queue's answers reach the lb after it has asked
+    again: submissions are handed out, unseen, again and again; each is judged in the end."""
+    slow = 1.6 * run.config["timeout"]  # past the lb's timeout: every answer comes too late
+    visibility: float = run.config["visibility_timeout"]
+    async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        client = await run.client(cluster)
+        contest = Contest(run, cluster)
+        schedule = run.schedule(cluster)
+        async with schedule.running():
+            await trio.sleep(0.3)
+            await schedule.fire(faults.slow_link("queue", "lb", delay=slow))
+            await contest.submit_all(client, [make_submission(run) for _ in range(3)])
+            # Each waiting submission is handed out (and hidden) again every visibility timeout,
+            # its answer lost in the lb's past: three times, and more.
+            await trio.sleep(3 * visibility + run.random.uniform(0.2, 0.5))
+            await schedule.fire(faults.slow_link("queue", "lb", delay=0.005, jitter=0.004))
+        try:
+            await contest.expect_every_verdict(client)
+        except CheckFailed as error:
+            raise CheckFailed(
+                f"{fault_log(schedule)} While the link was slow, the lb asked the queue for "
+                f"work every {run.config['timeout']:g} s and never heard the answer in time: a "
+                f"submission handed out that way was seen by no judge, and must come back. "
+                f"{error}"
+            ) from None
+
+
 # -- Part C: health ---------------------------------------------------------------------------
 
 
@@ -564,6 +762,82 @@ async def test_more_judges_judge_faster(run: LabRun) -> None:
             "wait for one verdict before it hands the next submission to another judge.)"
         )
     print(f"seed {run.seed}: {figures}")
+
+
+@graded(points=2, seeds=30, budget=150)
+async def test_a_frozen_judge_is_replaced_and_then_rejoins(run: LabRun) -> None:
+    """A judge freezes mid-judging for longer than the visibility timeout: another judges its
+    submission; it wakes, finishes its stale work harmlessly, and is given work again."""
+    visibility: float = run.config["visibility_timeout"]
+    frozen_for = visibility + run.random.uniform(0.5, 1.0)
+    async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        client = await run.client(cluster)
+        contest = Contest(run, cluster)
+        schedule = run.schedule(cluster)
+        stream_until = 0.3 + frozen_for + 2 * REJOIN_DEADLINE
+        # A plan that lasts as long as the stream: a zombie fired by hand wakes from the plan's
+        # background, which ends with the plan's last entry.
+        schedule.at(stream_until, faults.heal())
+        async with schedule.running(), trio.open_nursery() as nursery:
+            nursery.start_soon(
+                partial(keep_submitting, contest, client, every=0.15, until=stream_until)
+            )
+            await trio.sleep(0.3)
+            busy = await first_event(
+                cluster,
+                lambda e: (
+                    e.kind == "status" and e.t >= 0.3 and e["fields"].get("state") == "judging"
+                ),
+                seconds=3,
+            )
+            if busy is None:
+                raise CheckFailed(
+                    "no judge published state='judging' within 3 s of steady submissions: a "
+                    "judge says when it starts judging (status(state='judging'))"
+                )
+            victim = str(busy["node"])
+            doing = str(cluster.status_of(victim).get("judging"))
+            await schedule.fire(faults.zombie(victim, seconds=frozen_for))
+            frozen_at = cluster.now()
+        woke_at = frozen_at + frozen_for
+        story = (
+            f"{victim} froze at t={frozen_at:.3f} s while judging {doing}, and woke at "
+            f"t={woke_at:.3f} s, {frozen_for:.2f} s later."
+        )
+        try:
+            await contest.expect_every_verdict(client)
+        except CheckFailed as error:
+            raise CheckFailed(f"{story} {error}") from None
+    events = cluster.trace.events
+    recorded = [
+        e.t
+        for e in events
+        if e.kind == "status" and e["node"] == "dashboard" and e["fields"].get("recorded") == doing
+    ]
+    if doing in contest.accepted and (not recorded or recorded[0] > woke_at):
+        when = f"only at t={recorded[0]:.3f} s" if recorded else "never"
+        raise CheckFailed(
+            f"{story} Its submission should have come back out of the queue a visibility "
+            f"timeout ({visibility:g} s) after it was handed out, and been judged by another "
+            f"judge while it was frozen; its verdict was recorded {when}"
+        )
+    back = within(
+        events,
+        after=woke_at,
+        seconds=RETURN_DEADLINE + 0.2,
+        node="lb",
+        predicate=lambda s: victim in lb_healthy(s),
+        what=f"{story} The lb puts it back in the rotation (its status healthy)",
+    )
+    given = sent_to(cluster, victim, "judge", back, back + REJOIN_DEADLINE)
+    if not given:
+        raise CheckFailed(
+            f"{story} It was back in the lb's rotation at t={back:.3f} s, and submissions kept "
+            f"coming (one every 0.15 s), yet the lb sent it none to judge in the "
+            f"{REJOIN_DEADLINE:g} s that followed. Does the lb still count it busy with the "
+            f"submission it never answered for? A judge that does not answer in time is free "
+            f"again for the lb (the queue hands that submission out again anyway)"
+        )
 
 
 # -- on real sockets --------------------------------------------------------------------------
