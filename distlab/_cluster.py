@@ -28,6 +28,8 @@ from ._node import Node
 from ._roster import NodeEntry, Roster
 from ._sim import require_virtual_time
 from ._trace import (
+    CHECK_FAILED,
+    CHECK_PASSED,
     CRASH,
     FAULT,
     FLUSH_INTERVAL,
@@ -154,6 +156,8 @@ class Cluster:
         self._next_event: trio.Event | None = None
         self._next_status: trio.Event | None = None
         self._driver: PlacementDriver | None = None
+        #: (passed, check, story, why the run ended): written last, before run_end
+        self._verdict: tuple[bool, str, str, str | None] | None = None
         self._lock = trio.Lock()
         #: wall-clock and unseeded-random calls node code made, in words with file:line (found
         #: where node code runs in a node host: simulated runs)
@@ -388,12 +392,24 @@ class Cluster:
             for node in self.spec.nodes:
                 await self._start_node(self.roster[node.name], START)
 
+    def record_verdict(
+        self, *, passed: bool, story: str, check: str, ended: str | None = None
+    ) -> None:
+        """Say how the run went: the trace ends with it (``check_passed``/``check_failed``, then
+        ``run_end``), so a replay finds the verdict. ``ended``: why the run ended, if not
+        simply because it finished (``"time ran out after 10 s"``)."""
+        self._verdict = (passed, check, story, ended)
+
     async def _stop(self, reason: str) -> None:
         if self._driver is not None:
             await self._driver.stop_all()
         for entry in self.roster:
             if entry.state != "crashed":
                 entry.state = "stopped"
+        if self._verdict is not None:
+            passed, check, story, ended = self._verdict
+            self.emit(CHECK_PASSED if passed else CHECK_FAILED, test=check, message=story)
+            reason = ended or reason
         self.emit(RUN_END, reason=reason, counts=dict(self.trace.counts))
         self.trace.flush()
 

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ._trace import (
     CHECK_FAILED,
+    CHECK_PASSED,
     CRASH,
     DELIVER,
     DROP,
@@ -113,6 +114,8 @@ def describe(event: TraceEvent) -> Text:
         line = f"[bold]run ends: {escape(e['reason'])}[/]"
     elif k == CHECK_FAILED:
         line = f"[bold red]CHECK FAILED[/] {escape(e['test'])}: {escape(e['message'])}"
+    elif k == CHECK_PASSED:
+        line = f"[bold green]CHECK PASSED[/] {escape(e['test'])}: {escape(e['message'])}"
     else:
         line = escape(f"{k} {dict(e.fields)}")
     return Text.from_markup(head + line)

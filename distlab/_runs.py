@@ -89,6 +89,13 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
                 if log is not None and not simulated:
                     nursery.start_soon(_feed_log_forever, log, pending)
                 result = await play(scenario, cluster, duration=duration)
+                out_of_time = not result.passed and cluster.now() >= duration - 1e-9
+                cluster.record_verdict(
+                    passed=result.passed,
+                    story=result.summary,
+                    check="the demo scenario",
+                    ended=f"time ran out after {duration:g} s" if out_of_time else None,
+                )
                 nursery.cancel_scope.cancel()
         except* NodeHostError as group:  # the student's code ended the process it ran in
             if not opened:

@@ -36,8 +36,8 @@ START, RESTART, SPAWN, CRASH, PAUSE, RESUME = (
 #: What nodes publish, and everything else.
 TIMER, STATUS, LOG, FAULT, FRAME_ERROR = "timer", "status", "log", "fault", "frame_error"
 RUN_START, RUN_END = "run_start", "run_end"
-#: Appended by the grader to a failing seed's trace: what its check found.
-CHECK_FAILED = "check_failed"
+#: A verdict: a demo scenario's, last before ``run_end``; the grader appends a failing seed's.
+CHECK_FAILED, CHECK_PASSED = "check_failed", "check_passed"
 
 EVENT_KINDS = (
     RUN_START,
@@ -59,6 +59,7 @@ EVENT_KINDS = (
     FRAME_ERROR,
     RUN_END,
     CHECK_FAILED,
+    CHECK_PASSED,
 )
 
 

@@ -16,7 +16,7 @@ import trio
 from nodes import Echo
 from run_cli import distlab as run_distlab
 
-from distlab import ClusterSpec, DistlabError, NodeSpec, open_cluster, run_simulated
+from distlab import ClusterSpec, DistlabError, NodeSpec, open_cluster, read_trace, run_simulated
 from distlab._sim import deterministic_scheduling
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,6 +234,18 @@ def test_a_sweep_lists_ten_failing_seeds_and_counts_the_rest() -> None:
     rows = re.findall(r"^│ (\d+) +│", swept.stdout, re.M)
     assert len(rows) == 10
     assert f"and {failed - 10} more failing seeds: " in swept.stdout
+
+
+def test_a_runs_trace_ends_with_its_verdict_and_why_it_ended(tmp_path: Path) -> None:
+    failing, passing = tmp_path / "failing.jsonl", tmp_path / "passing.jsonl"
+    distlab("run", "0", "--sim", "--seed", "7", "--drop", "0.5", "--trace", str(failing))
+    distlab("run", "0", "--sim", "--seed", "7", "--trace", str(passing))
+    *_, verdict, end = read_trace(failing)
+    assert verdict.kind == "check_failed" and verdict["test"] == "the demo scenario"
+    assert verdict["message"] == "the client got 4 of 5 pongs in 10 s"
+    assert end.kind == "run_end" and end["reason"] == "time ran out after 10 s"
+    *_, verdict, end = read_trace(passing)
+    assert verdict.kind == "check_passed" and end["reason"] == "the run finished"
 
 
 def test_replay_prints_a_trace_filtered(tmp_path: Path) -> None:
