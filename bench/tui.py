@@ -8,7 +8,7 @@ Run it from the project root::
 The goal (from the TUI's issue): the TUI keeps up with 2,000 events/s, and watching reduces the
 runtime's throughput by at most a quarter. Two workloads, each run headless (no screen) and
 inside the live app (``tui.app.LabApp`` in a headless terminal, its real cluster bridge and its
-redraws about 15 times a second), plus variants that split the cost (events kept, guest mode
+redraws about 15 times a second), plus variants that split the cost (events kept, the bridge
 without redraws, redraws 4 times a second):
 
 - *ping-pong*: ``bench.run``'s two nodes, a client doing sequential rpcs as fast as it can. The
@@ -233,8 +233,8 @@ def _rts(status: dict[str, Any]) -> float:
 class MeteredLabApp(LabApp):
     """The live app, counting and timing what each redraw takes.
 
-    With ``redraw=False`` it takes the events and throws them away: the cost of guest mode and
-    of the bridge alone, without the model and the widgets.
+    With ``redraw=False`` it takes the events and throws them away: the cost of the bridge (the
+    cluster's thread beside the app's) alone, without the model and the widgets.
     """
 
     def __init__(self, lab: Lab, *, seed: int, redraw: bool = True) -> None:

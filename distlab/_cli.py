@@ -203,7 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         "messages as they flow, the network; crash, restart, pause and isolate nodes with a "
         "key. Press ? in the app for every key.",
     )
-    _add_cluster_flags(lab, sim_help="simulated network and clock (virtual time at wall speed)")
+    _add_cluster_flags(
+        lab,
+        sim_help="simulated network and clock (virtual time at wall speed)",
+        default="processes",
+    )
     lab.add_argument("--seed", type=int, metavar="N", help="seed (default: random)")
 
     handout = commands.add_parser(
@@ -277,8 +281,12 @@ def _count_or_all(text: str) -> int | None:
     return count
 
 
-def _add_cluster_flags(parser: argparse.ArgumentParser, *, sim_help: str) -> None:
-    """LAB, --impl, and where the nodes run (--processes or --sim): shared by run and lab."""
+def _add_cluster_flags(
+    parser: argparse.ArgumentParser, *, sim_help: str, default: Placement = "inprocess"
+) -> None:
+    """LAB, --impl, and where the nodes run (--inprocess, --processes or --sim): shared by run
+    and lab. ``distlab lab`` runs one process per node by default: its screen shares the
+    supervisor's process, and nodes there would wait on its redraws."""
     parser.add_argument("lab", metavar="LAB", help="lab number or slug, e.g. 0 or 00-ping")
     parser.add_argument(
         "--impl",
@@ -287,18 +295,29 @@ def _add_cluster_flags(parser: argparse.ArgumentParser, *, sim_help: str) -> Non
         help="Python file defining the lab's node classes (default: the lab's solution)",
     )
     where = parser.add_mutually_exclusive_group()
+    parser.set_defaults(placement=default)
     where.add_argument(
         "--processes",
-        action="store_true",
-        help="run each node in its own OS process (default: all in this one)",
+        action="store_const",
+        const="processes",
+        dest="placement",
+        help="run each node in its own OS process"
+        + (" (the default)" if default == "processes" else ""),
     )
-    where.add_argument("--sim", action="store_true", help=sim_help)
+    where.add_argument(
+        "--inprocess",
+        action="store_const",
+        const="inprocess",
+        dest="placement",
+        help="run every node in this one process"
+        + (" (the default)" if default == "inprocess" else ""),
+    )
+    where.add_argument("--sim", action="store_const", const="sim", dest="placement", help=sim_help)
 
 
 def _placement(args: argparse.Namespace) -> Placement:
-    if args.sim:
-        return "sim"
-    return "processes" if args.processes else "inprocess"
+    placement: Placement = args.placement
+    return placement
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -332,7 +351,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return _lab(args)
         if args.command == "handout":
             return _handout(args, console)
-        if args.sim:
+        if args.placement == "sim":
             _fix_hash_seed(argv)
         return _run(args, console)
     except DistlabError as exc:
@@ -385,10 +404,8 @@ def _faults_from(args: argparse.Namespace) -> FaultState:
 def replay_command(args: argparse.Namespace, lab_number: int, seed: int) -> str:
     """The one command that runs exactly this run again."""
     words = ["distlab", "run", str(lab_number)]
-    if args.sim:
-        words.append("--sim")
-    if args.processes:
-        words.append("--processes")
+    if args.placement != "inprocess":
+        words.append(f"--{args.placement}")
     words += ["--seed", str(seed)]
     if args.impl:
         words += ["--impl", str(args.impl)]
@@ -403,7 +420,7 @@ def replay_command(args: argparse.Namespace, lab_number: int, seed: int) -> str:
 def _check_run_flags(args: argparse.Namespace) -> None:
     if args.duration is not None and not args.duration > 0:
         raise DistlabError(f"--duration must be seconds > 0, got {args.duration}")
-    if (args.seeds is not None or args.check_determinism) and not args.sim:
+    if (args.seeds is not None or args.check_determinism) and args.placement != "sim":
         flag = "--seeds" if args.seeds is not None else "--check-determinism"
         raise DistlabError(f"{flag} needs --sim: only simulated runs are reproducible")
     if args.seeds is not None and args.seeds < 1:

@@ -247,15 +247,24 @@ async def _serve(setup: HostSetup, channel: _Channel, clock: _StepClock) -> None
 
 def describe_frame(frame_: FrameType | None) -> str:
     """Where running node code is, in words: the node, what it was doing, and file:line."""
+    return where_stuck(frame_)[1]
+
+
+def where_stuck(frame_: FrameType | None) -> tuple[str | None, str]:
+    """The node whose code ``frame_`` runs (None if no node's), and where it is, in words."""
     stack = []
     while frame_ is not None:
         stack.append(frame_)
         frame_ = frame_.f_back
-    return describe_stack(stack[::-1])
+    return _where(stack[::-1])
 
 
 def describe_stack(stack: list[FrameType]) -> str:
     """The same for a stack given outermost first (a traceback's frames)."""
+    return _where(stack)[1]
+
+
+def _where(stack: list[FrameType]) -> tuple[str | None, str]:
     student = node = doing = None
     for frame_ in stack:
         filename = frame_.f_code.co_filename
@@ -279,7 +288,7 @@ def describe_stack(stack: list[FrameType]) -> str:
         words += f" {doing}"
     if student:
         words += f", at {student}"
-    return words
+    return node, words
 
 
 def run_host(read_fd: int, write_fd: int, setup: HostSetup) -> None:

@@ -1,16 +1,19 @@
-"""The boundary between trio and Textual: the lab's cluster runs as a trio guest in Textual's loop.
+"""The boundary between trio and Textual: the lab's cluster runs in a thread of its own.
 
-Textual runs on asyncio and the runtime on trio. Rather than a second thread, the cluster runs in
-trio's *guest mode* on Textual's own event loop: both share one thread, so nothing here needs a
-lock. The boundary stays narrow on purpose, and one-way in each direction:
+Textual runs on asyncio and the runtime on trio. The cluster gets its own thread and its own trio
+loop, so that redrawing the screen never delays a node's timer (in one loop, a redraw held up
+heartbeats long enough for followers to start elections), and so that a node that never yields
+freezes the cluster, never the screen: the app sees the cluster's loop stop ticking, says which
+node is stuck where, and still quits on ``q``. The boundary stays narrow on purpose, and one-way
+in each direction:
 
-- runtime -> screen: every trace event is appended to a list and nothing more, so the runtime
-  never waits on the screen. The app takes the list at its own pace (``take_events``) and folds it
-  into a ``ClusterModel``; what went wrong (a refused command, the end of the run) is taken the
-  same way (``take_notices``).
+- runtime -> screen: every trace event is appended to a thread-safe queue and nothing more, so the
+  runtime never waits on the screen. The app takes the events at its own pace (``take_events``)
+  and folds them into a ``ClusterModel``; what went wrong (a refused command, the end of the run,
+  a hung node) is taken the same way (``take_notices``).
 - screen -> runtime: commands (crash, restart, pause, faults...) return at once; each runs as a
-  task in the bridge's nursery, started through trio's token. A command that fails becomes a
-  notice, never an exception in the app.
+  task in the bridge's nursery, started through trio's token (which is thread-safe). A command
+  that fails becomes a notice, never an exception in the app.
 
 A graded test is the other way the app reaches the runtime: ``run_graded_test`` runs
 ``distlab grade`` in a subprocess on the host loop and reads its JSON report.
@@ -20,21 +23,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import math
 import os
 import sys
 import tempfile
+import threading
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, TypeVar
 
 import outcome
 import trio
 
 from distlab._cluster import Cluster, Placement, open_cluster
-from distlab._errors import DistlabError, error_words
+from distlab._errors import DistlabError, NodeHungError, error_words
+from distlab._host import where_stuck
 from distlab._labs import Lab, ScenarioResult, play
 from distlab._sim import PacedClock, deterministic_scheduling
 from distlab._trace import TraceEvent
@@ -44,6 +52,12 @@ Command: TypeAlias = Callable[[Cluster], Awaitable[None]]
 
 #: Seconds to wait for the cluster to stop (every node stopped, every message given a fate).
 STOP_TIMEOUT = 10.0
+#: The cluster's loop marks itself alive this often; silent for HUNG_AFTER seconds, it is hung.
+TICK_INTERVAL = 0.1
+HUNG_AFTER = 1.0
+GIL_SWITCH_INTERVAL = 0.001
+#: Seconds ``stop`` waits for a hung cluster to stop once it has been told to.
+UNSTICK_WAIT = 2.0
 #: What the fault keys change, and the bounds of each setting.
 FAULT_LIMITS: dict[str, tuple[float, float]] = {
     "drop": (0.0, 1.0),
@@ -62,11 +76,12 @@ class Notice:
 
 
 class ClusterBridge:
-    """The lab's cluster, run as a trio guest on the host's asyncio loop.
+    """The lab's cluster, run by trio in a thread of its own beside the app's asyncio loop.
 
-    ``start()`` (from inside the host loop) starts the cluster and the lab's demo scenario;
+    ``start()`` (from inside the app's loop) starts the cluster and the lab's demo scenario;
     ``stop()`` ends them and waits until the cluster has shut down. In between, the app calls
-    ``take_events()`` and ``take_notices()`` on a timer, and the command methods on key presses.
+    ``take_events()``, ``take_notices()`` and ``check_alive()`` on a timer, and the command
+    methods on key presses.
     """
 
     def __init__(self, lab: Lab, *, impl: Path | None, placement: Placement, seed: int) -> None:
@@ -81,52 +96,122 @@ class ClusterBridge:
         self.verdict: ScenarioResult | None = None
         self.started = False
         self.finished = False
-        self._events: list[TraceEvent] = []
-        self._notices: list[Notice] = []
+        #: where the cluster's loop is stuck, in words, once it has stopped ticking
+        self.hung: str | None = None
+        #: the node whose code it is stuck in (None if it is stuck elsewhere)
+        self.hung_node: str | None = None
+        self._events: deque[TraceEvent] = deque()
+        self._notices: deque[Notice] = deque()
         self._token: trio.lowlevel.TrioToken | None = None
+        self._thread: threading.Thread | None = None
+        self._alive_at = 0.0
+        self._now: float | None = None  # the cluster's time at its loop's last tick
         # Commands run one at a time, in the order of the keys: "crash, restart" pressed quickly
         # must not become a restart then a crash (trio runs ready tasks in any order).
         self._commands: trio.MemorySendChannel[tuple[str, Command]] | None = None
         self._stop: trio.Event | None = None
         self._stop_requested = False
         self._done = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         # The simulator's deterministic scheduling is a process-wide switch of trio's: it must
-        # stay on for as long as the guest run lives, not just while it is being started.
+        # stay on for as long as the run lives, not just while it is being started.
         self._scheduling = contextlib.ExitStack()
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the cluster on the running asyncio loop (call from inside that loop); once."""
+        """Start the cluster's thread (call from inside the app's asyncio loop); once."""
         if self.started:
             return
-        loop = asyncio.get_running_loop()
-        clock = None
+        self._loop = asyncio.get_running_loop()
+        clock: trio.abc.Clock | None = None
         if self.placement == "sim":
             self._scheduling.enter_context(deterministic_scheduling(self.seed))
-            # Virtual time at wall speed, that waits for the cluster when it falls behind (the
-            # screen shares this process): node timing students can watch, never starved.
+            # Virtual time at wall speed, that waits for the cluster when it falls behind: node
+            # timing students can watch, never starved.
             clock = PacedClock(rate=1.0)
         self.started = True
-        trio.lowlevel.start_guest_run(
-            self._main,
-            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
-            run_sync_soon_not_threadsafe=loop.call_soon,
-            done_callback=self._on_done,
-            host_uses_signal_set_wakeup_fd=True,
-            clock=clock,
+        self._alive_at = time.monotonic()
+        # The screen's thread hands the interpreter over every GIL_SWITCH_INTERVAL s (Python's
+        # default is 5 ms): a node's timer in the cluster's thread waits at most that long.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        # A daemon: a node stuck in a loop must not keep the student's terminal once they quit.
+        self._thread = threading.Thread(
+            target=self._run, args=(clock,), name="distlab-cluster", daemon=True
         )
+        self._thread.start()
+
+    def _run(self, clock: trio.abc.Clock | None) -> None:
+        def run() -> None:
+            trio.run(self._main, clock=clock)
+
+        result = outcome.capture(run)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the app's loop closed meanwhile
+                loop.call_soon_threadsafe(self._on_done, result)
+                return
+        self._on_done(result)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop the cluster and wait until it has (at most ``timeout`` seconds)."""
+        """Stop the cluster and wait until it has (at most ``timeout`` seconds; not at all if
+        it is hung: a node that never yields cannot be stopped, only left behind)."""
         if not self.started or self.finished:
             return
         self._stop_requested = True
         if self._token is not None:
             with contextlib.suppress(trio.RunFinishedError):
                 self._token.run_sync_soon(self._request_stop)
+        if self.check_alive() is not None:
+            self._unstick()
+            timeout = min(timeout, UNSTICK_WAIT)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._done.wait(), timeout)
+
+    def join(self, timeout: float) -> bool:
+        """Wait (blocking) until the cluster's thread has ended; True if it has."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+    def _unstick(self) -> None:
+        """Raise ``NodeHungError`` in the stuck thread, at its next bytecode: a loop in a handler
+        ends there (the node crashes with that reason) and the cluster can stop. A call blocked
+        in C (``time.sleep``) only sees it when the call returns: then the thread is left."""
+        if self._thread is None or self._thread.ident is None:
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(self._thread.ident), ctypes.py_object(NodeHungError)
+        )
+
+    def check_alive(self) -> str | None:
+        """None while the cluster's loop ticks; once it has not for ``HUNG_AFTER`` seconds,
+        where it is stuck, in words (said once, as an error notice)."""
+        if self.hung is not None or not self.started or self.finished:
+            return self.hung
+        if time.monotonic() - self._alive_at < HUNG_AFTER or self._thread is None:
+            return None
+        stuck = sys._current_frames().get(self._thread.ident or -1)
+        self.hung_node, self.hung = where_stuck(stuck)
+        self._notices.append(
+            Notice(
+                f"{self.hung} has not yielded for over {HUNG_AFTER:g} s: the cluster is frozen "
+                "(a loop with no await, or a blocking call). Fix it and run again; q quits.",
+                "error",
+            )
+        )
+        return self.hung
+
+    async def _tick(self, cluster: Cluster) -> None:
+        while True:
+            self._alive_at = time.monotonic()
+            self._now = cluster.now()
+            await trio.sleep(TICK_INTERVAL)
+
+    def now(self) -> float | None:
+        """The cluster's time (virtual in the simulator) as of its loop's last tick, or None
+        before it runs. Read here, not from the cluster: its clock belongs to its own thread."""
+        return self._now
 
     def _request_stop(self) -> None:
         if self._stop is not None:
@@ -147,6 +232,7 @@ class ClusterBridge:
             send, receive = trio.open_memory_channel[tuple[str, Command]](math.inf)
             self._commands = send
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._tick, cluster)
                 nursery.start_soon(self._run_scenario, cluster)
                 nursery.start_soon(self._run_commands, receive, cluster)
                 await self._stop.wait()  # the cluster runs until the student quits
@@ -186,12 +272,10 @@ class ClusterBridge:
 
     def take_events(self) -> list[TraceEvent]:
         """Every trace event since the last call, in order."""
-        events, self._events = self._events, []
-        return events
+        return _drain(self._events)
 
     def take_notices(self) -> list[Notice]:
-        notices, self._notices = self._notices, []
-        return notices
+        return _drain(self._notices)
 
     def state(self, node: str) -> str | None:
         """The node's state in the runtime (``up``, ``crashed``...), or None if unknown."""
@@ -276,6 +360,18 @@ class ClusterBridge:
                 self._notices.append(Notice(str(exc), "warning"))
             except Exception as exc:  # never let a command take the cluster down with it
                 self._notices.append(Notice(f"{description} failed: {error_words(exc)}", "error"))
+
+
+T = TypeVar("T")
+
+
+def _drain(queue: deque[T]) -> list[T]:
+    """Everything in ``queue`` now, oldest first (another thread may append meanwhile)."""
+    taken = []
+    with contextlib.suppress(IndexError):
+        for _ in range(len(queue)):
+            taken.append(queue.popleft())
+    return taken
 
 
 # -- graded tests ------------------------------------------------------------------------------

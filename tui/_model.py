@@ -151,6 +151,11 @@ class ClusterModel:
             for name, role in event.get("nodes", {}).items():
                 self._node(name).role = role
 
+    def mark_hung(self, name: str, where: str) -> None:
+        """The node's code never yields (seen by the app, not in the trace): it shows as hung."""
+        node = self._node(name)
+        node.state, node.last_crash = "hung", where
+
     def _node(self, name: str) -> NodeView:
         node = self.nodes.get(name)
         if node is None:

@@ -131,10 +131,13 @@ class LabApp(App[None]):
         events = self.bridge.take_events()
         if events:
             self.model.apply_all(events)
-        cluster = self.bridge.cluster
-        if cluster is not None:
-            self.model.advance(cluster.now())  # so a quiet cluster shows 0 msg/s, not the past
-        if events or cluster is not None:
+        hung = self.bridge.check_alive()
+        if hung is not None and self.bridge.hung_node is not None:
+            self.model.mark_hung(self.bridge.hung_node, hung)
+        now = self.bridge.now()
+        if now is not None:
+            self.model.advance(now)  # so a quiet cluster shows 0 msg/s, not the past
+        if events or now is not None:
             self.show_model()
         for notice in self.bridge.take_notices():
             self.notify(notice.text, severity=notice.severity, timeout=8)
@@ -142,6 +145,8 @@ class LabApp(App[None]):
         if verdict is not None:
             word = "PASS" if verdict.passed else "FAIL"
             self.sub_title = f"demo {word}: {verdict.summary}"
+        if hung is not None:
+            self.sub_title = f"FROZEN: {hung}"
 
     def show_model(self) -> None:
         """Redraw every pane from ``self.model``."""

@@ -22,6 +22,7 @@ STATE_STYLES = {
     "up": "green",
     "crashed": "bold red",
     "paused": "bold blue",
+    "hung": "bold red reverse",
     "cut off": "bold magenta",
     "starting": "dim",
     "stopped": "dim",
@@ -88,7 +89,7 @@ def node_cells(
     """The table cells of one node but its name, by column key (``fields``: status columns)."""
     state = model.shown_state(node.name)
     status = Text(status_words(node.status, leave_out=fields))
-    if node.state == "crashed" and node.last_crash:
+    if node.state in ("crashed", "hung") and node.last_crash:
         # Why it crashed matters more, while it is down, than what it last published.
         status = Text.assemble((node.last_crash, "red"), " ", status)
         status.truncate(STATUS_LIMIT, overflow="ellipsis")
