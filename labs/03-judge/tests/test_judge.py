@@ -4,8 +4,12 @@ Each test starts the judging service from the implementation being graded (the l
 client stays idle: ``client_submissions = 0``), submits its own submissions from harness clients
 (``run.client``), and checks what the service promised: every submission that was given an id
 gets exactly one verdict recorded at the dashboard (its ``recorded`` status, read from the
-trace), and the right one (asked with ``query``). Part C reads the health the lb publishes
-(``healthy``) and the dashboard shows (``unhealthy``).
+trace), and the right one (asked with ``query``); and what the contestants were told, from
+their histories (``run.history``): no id given twice, no verdict that changed once told. The
+fault tests restart every role that keeps state, crash nodes between two steps of the protocol
+(crash points), slow a link past the lb's timeout, and freeze a judge past the visibility
+timeout (a zombie). Part C reads the health the lb publishes (``healthy``) and the dashboard
+shows (``unhealthy``).
 
 Every wait is bounded, so an implementation that never answers fails in plain words instead of
 running out of time.
@@ -304,7 +308,7 @@ def lb_healthy(status: Mapping[str, Any]) -> list[str]:
 # -- Part A: the happy path -------------------------------------------------------------------
 
 
-@graded(points=2, seeds=100, budget=150)
+@graded(points=2, seeds=50, budget=150)
 async def test_every_submission_gets_the_right_verdict(run: LabRun) -> None:
     """On a healthy network, every submission gets an id, and its right verdict, recorded once."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -317,7 +321,7 @@ async def test_every_submission_gets_the_right_verdict(run: LabRun) -> None:
         await contest.expect_every_verdict(client)
 
 
-@graded(points=2, seeds=100, budget=150)
+@graded(points=2, seeds=50, budget=150)
 async def test_an_id_is_given_only_once_the_submission_is_queued(run: LabRun) -> None:
     """The front end answers a submission with its id only after the queue confirmed it."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -348,7 +352,7 @@ async def test_an_id_is_given_only_once_the_submission_is_queued(run: LabRun) ->
 # -- Part B: nothing accepted is lost ---------------------------------------------------------
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=50, budget=150)
 async def test_a_judge_crashing_mid_judging_loses_nothing(run: LabRun) -> None:
     """A judge crashes in the middle of a judging run: its submission is judged all the same."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -377,7 +381,7 @@ async def test_a_judge_crashing_mid_judging_loses_nothing(run: LabRun) -> None:
         )
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=50, budget=150)
 async def test_the_queue_survives_a_crash_and_restart(run: LabRun) -> None:
     """The queue crashes holding submissions and restarts: every one of them is still judged."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -415,7 +419,7 @@ async def test_the_queue_survives_a_crash_and_restart(run: LabRun) -> None:
         )
 
 
-@graded(points=2, seeds=100, budget=150)
+@graded(points=2, seeds=50, budget=150)
 async def test_lost_messages_lose_no_submission(run: LabRun) -> None:
     """With 10% of messages lost, every submission given an id is judged, and recorded once."""
     async with judge_cluster(run, drop=0.1, delay=0.005, jitter=0.004) as cluster:
@@ -432,7 +436,7 @@ async def test_lost_messages_lose_no_submission(run: LabRun) -> None:
         no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=50, budget=150)
 async def test_each_submission_is_recorded_once(run: LabRun) -> None:
     """With duplicated messages, submissions get judged twice: each is still recorded once."""
     async with judge_cluster(run, duplicate=0.3, delay=0.01, jitter=0.01) as cluster:
@@ -629,7 +633,7 @@ def sent_to(cluster: Cluster, judge: str, msg_type: str, since: float, until: fl
     ]
 
 
-@graded(points=3, seeds=100, budget=150)
+@graded(points=3, seeds=50, budget=150)
 async def test_a_wedged_judge_leaves_the_rotation_and_comes_back(run: LabRun) -> None:
     """A judge whose sandbox hangs (its process still up) leaves the rotation, and returns."""
     hang = 1.2
@@ -689,7 +693,7 @@ async def test_a_wedged_judge_leaves_the_rotation_and_comes_back(run: LabRun) ->
         no_crashes(cluster.trace.events)
 
 
-@graded(points=1, seeds=100, budget=150)
+@graded(points=1, seeds=50, budget=150)
 async def test_the_dashboard_shows_each_judges_health(run: LabRun) -> None:
     """A judge freezes and recovers: the dashboard shows it unhealthy, then healthy again."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -740,7 +744,7 @@ async def test_the_dashboard_shows_each_judges_health(run: LabRun) -> None:
     no_crashes(events)
 
 
-@graded(points=2, seeds=100, budget=150)
+@graded(points=2, seeds=40, budget=150)
 async def test_more_judges_judge_faster(run: LabRun) -> None:
     """The same 6 submissions, with 1 judge and with 3: three judges finish much sooner."""
     took: dict[int, float] = {}
@@ -858,7 +862,7 @@ async def test_on_real_sockets(run: LabRun) -> None:
 # -- efficiency (hidden) ----------------------------------------------------------------------
 
 
-@graded(points=1, seeds=100, budget=150, visibility="hidden")
+@graded(points=1, seeds=50, budget=150, visibility="hidden")
 async def test_each_submission_is_judged_once_on_a_healthy_network(run: LabRun) -> None:
     """Without faults, no submission is sent to a judge twice: judging is the costly part."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
