@@ -255,11 +255,12 @@ def check_reducers_chosen_late(cluster: Cluster, mode: str) -> None:
     """Each job's reducer is chosen, by the node that got a completion signal, after it got one;
     the first choice is the worker whose signal came first (it has just proven it is alive)."""
     sent = bodies(cluster)
-    first_signal: dict[tuple[str, str], TraceEvent] = {}  # (node, job) -> first map_done there
+    signals: dict[tuple[str, str], list[TraceEvent]] = {}  # (node, job) -> map_done there
     for e in cluster.trace.of_kind("deliver"):
         body = sent.get(e["mid"], {})
         if body.get("type") == "map_done":
-            first_signal.setdefault((e["dest"], str(body.get("job"))), e)
+            signals.setdefault((e["dest"], str(body.get("job"))), []).append(e)
+    first_signal = {key: delivered[0] for key, delivered in signals.items()}
     chosen = published(cluster, "reducer_chosen")
     for n in range(1, cluster.config["jobs"] + 1):
         job = f"j{n}"
@@ -273,14 +274,21 @@ def check_reducers_chosen_late(cluster: Cluster, mode: str) -> None:
             )
         first_choice = choices[0]
         trigger = first_signal.get((str(first_choice["node"]), job))
+        # Whoever signalled before the choice was made: signals that arrive at the same instant
+        # may be handled in either order.
+        signalled = {
+            str(e["src"])
+            for e in signals.get((str(first_choice["node"]), job), [])
+            if e.seq < first_choice.seq
+        }
         chosen = first_choice["fields"]["reducer_chosen"].get("node")
-        if trigger is not None and trigger.seq < first_choice.seq and chosen != trigger["src"]:
+        if trigger is not None and signalled and chosen not in signalled:
             raise CheckFailed(
                 f"{first_choice['node']} chose {chosen} to reduce {job} at "
                 f"t={first_choice.t:.3f} s ({DESIGN[mode]}), on the first completion signal, "
-                f"which came from {trigger['src']} at t={trigger.t:.3f} s. The delayed choice "
-                f"prefers the worker that has just finished: it is alive and free right now, "
-                f"which is what choosing late is for."
+                f"which came from {trigger['src']} at t={trigger.t:.3f} s; {chosen} had sent "
+                f"none yet. The delayed choice prefers the worker that has just finished: it is "
+                f"alive and free right now, which is what choosing late is for."
             )
         for e in choices:
             signal = first_signal.get((str(e["node"]), job))
