@@ -744,6 +744,49 @@ async def test_the_dashboard_shows_each_judges_health(run: LabRun) -> None:
     no_crashes(events)
 
 
+@graded(points=1, seeds=30, budget=120)
+async def test_no_work_goes_to_a_judge_out_of_the_rotation(run: LabRun) -> None:
+    """Every judge freezes: while none is in the rotation the lb hands out no submission, and
+    the queue keeps them all until the judges are back."""
+    frozen_for = 1.2
+    async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        client = await run.client(cluster)
+        contest = Contest(run, cluster)
+        await trio.sleep(run.random.uniform(0.3, 0.5))  # every judge has passed a check
+        no_crashes(cluster.trace.events)  # a node that crashed by itself: say so, and why
+        for judge in judges(cluster):
+            await cluster.pause(judge)
+        frozen_at = cluster.now()
+        with trio.move_on_after(LEAVE_DEADLINE):
+            await cluster.wait_for_status("lb", lambda s: not lb_healthy(s))
+        still = lb_healthy(cluster.status_of("lb"))
+        if still:
+            raise CheckFailed(
+                f"every judge froze at t={frozen_at:.3f} s, yet {LEAVE_DEADLINE:g} s later the "
+                f"lb still had {', '.join(still)} in its rotation (its status healthy)"
+            )
+        all_out = cluster.now()
+        await contest.submit_all(client, [make_submission(run) for _ in range(3)])
+        await trio.sleep(max(0.0, frozen_at + frozen_for - cluster.now()))
+        for judge in judges(cluster):
+            await cluster.resume(judge)
+        resumed_at = cluster.now()
+        for judge in judges(cluster):
+            given = sent_to(cluster, judge, "judge", all_out, resumed_at)
+            if given:
+                raise CheckFailed(
+                    f"every judge froze at t={frozen_at:.3f} s and the lb took them all out of "
+                    f"the rotation by t={all_out:.3f} s, yet it sent {judge} submissions to "
+                    f"judge at {', '.join(given)}, before the judges were resumed at "
+                    f"t={resumed_at:.3f} s. A judge out of the rotation gets no work: choose "
+                    f"the judge once the queue has answered, not before"
+                )
+        await contest.expect_every_verdict(
+            client,
+            after=f"every judge was frozen from t={frozen_at:.3f} s to t={resumed_at:.3f} s.",
+        )
+
+
 @graded(points=2, seeds=40, budget=150)
 async def test_more_judges_judge_faster(run: LabRun) -> None:
     """The same 6 submissions, with 1 judge and with 3: three judges finish much sooner."""
