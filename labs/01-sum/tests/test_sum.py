@@ -139,7 +139,12 @@ def check_job_ids_never_repeat(cluster: Cluster, history: History) -> None:
     for invoke, done in history.completions():
         if invoke.f != "sum" or done is None or done.kind != "ok":
             continue
-        job = str(done.value.get("job"))
+        if "job" not in done.value:
+            raise CheckFailed(
+                f"the master's sum_ok to {invoke.process} at t={done.t:.3f} s has no 'job' field: "
+                "it must say the id the master gave the request"
+            )
+        job = str(done.value["job"])
         if job in told:
             first, at = told[job]
             raise CheckFailed(
@@ -228,6 +233,7 @@ async def test_shares_are_fair(run: LabRun) -> None:
         for count in (30, 31, 32, run.random.randint(40, 90)):
             answer = await ask(client, cluster, random_numbers(run, count))
             sizes[str(answer.get("job"))] = count
+        check_job_ids_never_repeat(cluster, run.history)  # the shares are told apart by job
         k = len(workers(cluster))
         sent: Counter[tuple[str, str]] = Counter()
         for e in sends(cluster, "partial"):
