@@ -8,11 +8,14 @@ trio's scheduling), so a quiet sweep and a verbose replay of the same seed recor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import outcome
 import trio
 
 from ._cluster import Cluster, Placement, open_cluster
@@ -22,8 +25,11 @@ from ._labs import ScenarioResult, find_lab, play
 from ._loading import forget_loaded
 from ._sim import run_simulated
 from ._trace import TraceEvent, trace_digest
+from ._watchdog import HUNG_AFTER, LoopWatchdog
 
 LOG_REFRESH = 0.1  # seconds between live-log batches in live runs
+WATCH_INTERVAL = 0.1  # seconds between two looks at a live run's loop (see _watchdog)
+INTERRUPT_GRACE = 1.0  # seconds a live run has to stop after Ctrl-C
 SIM_LOG_BATCH = 200  # events per live-log batch in simulated runs
 
 LogSink = Callable[[list[TraceEvent]], None]
@@ -62,6 +68,9 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
     duration = request.duration or lab.duration
     simulated = request.placement == "sim"
 
+    watchdog = LoopWatchdog()
+    interrupt = _Interrupt()
+
     async def go() -> RunOutcome:
         pending: list[TraceEvent] = []
 
@@ -88,7 +97,16 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
                 opened.append(cluster)
                 if log is not None and not simulated:
                     nursery.start_soon(_feed_log_forever, log, pending)
-                result = await play(scenario, cluster, duration=duration)
+                if not simulated:
+                    nursery.start_soon(watchdog.tick)
+                result = ScenarioResult.failed("interrupted")
+                with trio.CancelScope() as playing:
+                    interrupt.arm(trio.lowlevel.current_trio_token(), playing)
+                    result = await play(scenario, cluster, duration=duration)
+                if interrupt.requested:  # Ctrl-C, passed on from the watching thread
+                    raise KeyboardInterrupt
+                if watchdog.hangs:
+                    result = ScenarioResult.failed(_hang_words(watchdog.hangs))
                 out_of_time = not result.passed and cluster.now() >= duration - 1e-9
                 cluster.record_verdict(
                     passed=result.passed,
@@ -118,7 +136,59 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
 
     if simulated:
         return run_simulated(go, seed=request.seed)
-    return trio.run(go)
+    return _run_watched(go, watchdog, interrupt)
+
+
+class _Interrupt:
+    """Ctrl-C in the main thread, passed to the run's loop in its own thread."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._scope: trio.CancelScope | None = None
+
+    def arm(self, token: trio.lowlevel.TrioToken, scope: trio.CancelScope) -> None:
+        self._token, self._scope = token, scope
+
+    def request(self) -> None:
+        self.requested = True
+        if self._token is not None and self._scope is not None:
+            with contextlib.suppress(trio.RunFinishedError):
+                self._token.run_sync_soon(self._scope.cancel)
+
+
+def _run_watched(
+    go: Callable[[], Awaitable[RunOutcome]], watchdog: LoopWatchdog, interrupt: _Interrupt
+) -> RunOutcome:
+    """A live run: its loop in a thread of its own, watched from this one (``_watchdog``).
+
+    A node that never yields is named and stopped within a few seconds, and Ctrl-C ends the run
+    within about a second, hung or not.
+    """
+    results: list[outcome.Outcome[RunOutcome]] = []
+
+    def run() -> None:
+        results.append(outcome.capture(trio.run, go))
+
+    thread = threading.Thread(target=run, name="distlab-run", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        try:
+            thread.join(WATCH_INTERVAL)
+            watchdog.check()
+        except KeyboardInterrupt:
+            interrupt.request()
+            thread.join(INTERRUPT_GRACE)
+            raise
+    return results[0].unwrap()
+
+
+def _hang_words(hangs: list[tuple[str | None, str]]) -> str:
+    where = "; ".join(words for _, words in hangs)
+    return (
+        f"{where}: it did not yield for over {HUNG_AFTER:g} s, and distlab stopped it (a loop "
+        "with no await, or a blocking call such as time.sleep?)"
+    )
 
 
 def _hand(log: LogSink, pending: list[TraceEvent]) -> None:

@@ -163,6 +163,51 @@ def test_grading_a_file_that_does_not_compile_says_so_once(tmp_path: Path) -> No
     assert {t["outcome"] for t in data["tests"]} == {"not_run"}
 
 
+def test_a_live_run_names_a_node_that_never_yields_stops_it_and_fails(tmp_path: Path) -> None:
+    impls = Path(__file__).resolve().parent / "impls"
+    trace = tmp_path / "hung.jsonl"
+    result = distlab(
+        "run",
+        "0",
+        "--impl",
+        str(impls / "loops_forever.py"),
+        "--duration",
+        "3",
+        "--trace",
+        str(trace),
+    )
+    assert result.returncode == 1
+    out = " ".join(result.stdout.split())
+    assert "FAIL node server in on_ping (a 'ping' from client), at " in out
+    assert "loops_forever.py:9: it did not yield for over 1 s, and distlab stopped it" in out
+    events = list(read_trace(trace))
+    assert any(
+        e.kind == "crash" and str(e["reason"]).startswith("HungNodeStopped in on_ping")
+        for e in events
+    )
+    assert [e.kind for e in events[-2:]] == ["check_failed", "run_end"]
+
+
+def test_ctrl_c_ends_a_live_run_whose_node_blocks_the_process() -> None:
+    impl = Path(__file__).resolve().parent / "impls" / "blocks_in_sleep.py"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distlab", "run", "0", "--impl", str(impl), "--duration", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    while "ping" not in proc.stdout.readline():  # the run is under way: the client pinged
+        assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)  # far less than the 60 s run, or the 3600 s sleep
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted" in (proc.stderr.read() if proc.stderr else "")
+
+
 def test_a_run_killed_midway_keeps_its_trace(tmp_path: Path) -> None:
     trace = tmp_path / "killed.jsonl"
     proc = subprocess.Popen(

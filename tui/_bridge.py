@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import math
 import os
 import sys
 import tempfile
 import threading
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,20 +39,17 @@ import outcome
 import trio
 
 from distlab._cluster import Cluster, Placement, open_cluster
-from distlab._errors import DistlabError, NodeHungError, error_words
-from distlab._host import where_stuck
+from distlab._errors import DistlabError, error_words
 from distlab._labs import Lab, ScenarioResult, play
 from distlab._sim import PacedClock, deterministic_scheduling
 from distlab._trace import TraceEvent
+from distlab._watchdog import HUNG_AFTER, LoopWatchdog
 
 Severity: TypeAlias = Literal["information", "warning", "error"]
 Command: TypeAlias = Callable[[Cluster], Awaitable[None]]
 
 #: Seconds to wait for the cluster to stop (every node stopped, every message given a fate).
 STOP_TIMEOUT = 10.0
-#: The cluster's loop marks itself alive this often; silent for HUNG_AFTER seconds, it is hung.
-TICK_INTERVAL = 0.1
-HUNG_AFTER = 1.0
 GIL_SWITCH_INTERVAL = 0.001
 #: Seconds ``stop`` waits for a hung cluster to stop once it has been told to.
 UNSTICK_WAIT = 2.0
@@ -104,7 +99,7 @@ class ClusterBridge:
         self._notices: deque[Notice] = deque()
         self._token: trio.lowlevel.TrioToken | None = None
         self._thread: threading.Thread | None = None
-        self._alive_at = 0.0
+        self._watchdog = LoopWatchdog()
         self._now: float | None = None  # the cluster's time at its loop's last tick
         # Commands run one at a time, in the order of the keys: "crash, restart" pressed quickly
         # must not become a restart then a crash (trio runs ready tasks in any order).
@@ -131,7 +126,6 @@ class ClusterBridge:
             # timing students can watch, never starved.
             clock = PacedClock(rate=1.0)
         self.started = True
-        self._alive_at = time.monotonic()
         # The screen's thread hands the interpreter over every GIL_SWITCH_INTERVAL s (Python's
         # default is 5 ms): a node's timer in the cluster's thread waits at most that long.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
@@ -154,16 +148,16 @@ class ClusterBridge:
         self._on_done(result)
 
     async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Stop the cluster and wait until it has (at most ``timeout`` seconds; not at all if
-        it is hung: a node that never yields cannot be stopped, only left behind)."""
+        """Stop the cluster and wait until it has (at most ``timeout`` seconds; less if it is
+        stuck in a call that cannot be stopped: its thread, a daemon, is then left behind)."""
         if not self.started or self.finished:
             return
         self._stop_requested = True
         if self._token is not None:
             with contextlib.suppress(trio.RunFinishedError):
                 self._token.run_sync_soon(self._request_stop)
-        if self.check_alive() is not None:
-            self._unstick()
+        self.check_alive()
+        if self._watchdog.silent_for() > HUNG_AFTER:  # stuck in a call that cannot be stopped
             timeout = min(timeout, UNSTICK_WAIT)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._done.wait(), timeout)
@@ -174,39 +168,27 @@ class ClusterBridge:
             self._thread.join(timeout)
         return self._thread is None or not self._thread.is_alive()
 
-    def _unstick(self) -> None:
-        """Raise ``NodeHungError`` in the stuck thread, at its next bytecode: a loop in a handler
-        ends there (the node crashes with that reason) and the cluster can stop. A call blocked
-        in C (``time.sleep``) only sees it when the call returns: then the thread is left."""
-        if self._thread is None or self._thread.ident is None:
-            return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(self._thread.ident), ctypes.py_object(NodeHungError)
-        )
-
     def check_alive(self) -> str | None:
-        """None while the cluster's loop ticks; once it has not for ``HUNG_AFTER`` seconds,
-        where it is stuck, in words (said once, as an error notice)."""
-        if self.hung is not None or not self.started or self.finished:
-            return self.hung
-        if time.monotonic() - self._alive_at < HUNG_AFTER or self._thread is None:
+        """Where the cluster's loop is stuck, in words, when it has just been found stuck (a
+        node that never yields: it is then stopped, see ``distlab._watchdog``); else None."""
+        if not self.started or self.finished:
             return None
-        stuck = sys._current_frames().get(self._thread.ident or -1)
-        self.hung_node, self.hung = where_stuck(stuck)
+        hang = self._watchdog.check()
+        if hang is None:
+            return None
+        self.hung_node, self.hung = hang
         self._notices.append(
             Notice(
-                f"{self.hung} has not yielded for over {HUNG_AFTER:g} s: the cluster is frozen "
-                "(a loop with no await, or a blocking call). Fix it and run again; q quits.",
+                f"{self.hung} did not yield for over {HUNG_AFTER:g} s, so distlab stopped it "
+                "(a loop with no await, or a blocking call such as time.sleep?)",
                 "error",
             )
         )
         return self.hung
 
-    async def _tick(self, cluster: Cluster) -> None:
-        while True:
-            self._alive_at = time.monotonic()
-            self._now = cluster.now()
-            await trio.sleep(TICK_INTERVAL)
+    def _note_time(self) -> None:
+        if self.cluster is not None:
+            self._now = self.cluster.now()
 
     def now(self) -> float | None:
         """The cluster's time (virtual in the simulator) as of its loop's last tick, or None
@@ -232,7 +214,7 @@ class ClusterBridge:
             send, receive = trio.open_memory_channel[tuple[str, Command]](math.inf)
             self._commands = send
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._tick, cluster)
+                nursery.start_soon(self._watchdog.tick, self._note_time)
                 nursery.start_soon(self._run_scenario, cluster)
                 nursery.start_soon(self._run_commands, receive, cluster)
                 await self._stop.wait()  # the cluster runs until the student quits

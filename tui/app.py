@@ -146,7 +146,7 @@ class LabApp(App[None]):
             word = "PASS" if verdict.passed else "FAIL"
             self.sub_title = f"demo {word}: {verdict.summary}"
         if hung is not None:
-            self.sub_title = f"FROZEN: {hung}"
+            self.sub_title = f"HUNG, stopped: {hung}"
 
     def show_model(self) -> None:
         """Redraw every pane from ``self.model``."""
