@@ -27,6 +27,7 @@ from ._roster import Roster
 from ._runner import NodeRunner
 from ._trace import CRASH
 from ._transport import LiveTransport
+from ._watchdog import LoopWatchdog
 
 #: Exit codes the supervisor understands.
 EXIT_STOPPED, EXIT_IMPORT_FAILED, EXIT_NODE_CRASHED = 0, 3, 70
@@ -146,6 +147,11 @@ async def _main(cmd_fd: int, event_fd: int) -> int:
             nursery.cancel_scope.cancel()  # stopped, or the supervisor is gone
 
         nursery.start_soon(host.flush_forever)
+        # A node that never yields would freeze this process unseen: a thread watches the loop
+        # and stops such code with HungNodeStopped (the node then crashes, in words).
+        watchdog = LoopWatchdog()
+        nursery.start_soon(watchdog.tick)
+        watchdog.watch_in_background()
         port = await nursery.start(run_node)
         await host.write({"ready": port})
         nursery.start_soon(obey)

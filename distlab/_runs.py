@@ -24,8 +24,8 @@ from ._faults import FaultState
 from ._labs import ScenarioResult, find_lab, play
 from ._loading import forget_loaded
 from ._sim import run_simulated
-from ._trace import TraceEvent, trace_digest
-from ._watchdog import HUNG_AFTER, LoopWatchdog
+from ._trace import CRASH, TraceEvent, trace_digest
+from ._watchdog import HungNodeStopped, LoopWatchdog
 
 LOG_REFRESH = 0.1  # seconds between live-log batches in live runs
 WATCH_INTERVAL = 0.1  # seconds between two looks at a live run's loop (see _watchdog)
@@ -105,8 +105,9 @@ def execute(request: RunRequest, *, log: LogSink | None = None) -> RunOutcome:
                     result = await play(scenario, cluster, duration=duration)
                 if interrupt.requested:  # Ctrl-C, passed on from the watching thread
                     raise KeyboardInterrupt
-                if watchdog.hangs:
-                    result = ScenarioResult.failed(_hang_words(watchdog.hangs))
+                hung = _hung_nodes(cluster.trace.of_kind(CRASH))
+                if hung:  # whatever the scenario saw, a node that had to be stopped fails the run
+                    result = ScenarioResult.failed(hung)
                 out_of_time = not result.passed and cluster.now() >= duration - 1e-9
                 cluster.record_verdict(
                     passed=result.passed,
@@ -183,11 +184,12 @@ def _run_watched(
     return results[0].unwrap()
 
 
-def _hang_words(hangs: list[tuple[str | None, str]]) -> str:
-    where = "; ".join(words for _, words in hangs)
-    return (
-        f"{where}: it did not yield for over {HUNG_AFTER:g} s, and distlab stopped it (a loop "
-        "with no await, or a blocking call such as time.sleep?)"
+def _hung_nodes(crashes: list[TraceEvent]) -> str:
+    """The nodes distlab stopped because they never yielded (see ``_watchdog``), in words."""
+    return "; ".join(
+        f"node {e['node']} hung: {e['reason']}"
+        for e in crashes
+        if str(e.get("reason", "")).startswith(HungNodeStopped.__name__)
     )
 
 

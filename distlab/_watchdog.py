@@ -31,14 +31,25 @@ HUNG_AFTER = 1.0
 class HungNodeStopped(NodeHungError):
     """Raised by distlab in node code that never yielded, to stop it."""
 
+    #: where the code was stuck, file:line (set on the class raised: it is raised by type)
+    at = ""
+
     def __init__(self, *args: object) -> None:
-        super().__init__(
-            *(args or (f"it did not yield for over {HUNG_AFTER:g} s, so distlab stopped it",))
-        )
+        words = f"it did not yield for over {HUNG_AFTER:g} s, so distlab stopped it"
+        if self.at:
+            words += f" (at {self.at})"
+        super().__init__(*(args or (words,)))
+
+
+def _stopper(where: str) -> type[HungNodeStopped]:
+    """HungNodeStopped, saying where: an exception raised in another thread is given by type."""
+    at = where.rsplit(", at ", 1)[1] if ", at " in where else ""
+    return type("HungNodeStopped", (HungNodeStopped,), {"at": at})
 
 
 class LoopWatchdog:
-    """Run ``tick()`` in the watched trio loop; call ``check()`` from any other thread."""
+    """Run ``tick()`` in the watched trio loop; call ``check()`` from any other thread (or let
+    ``watch_in_background()`` do it)."""
 
     def __init__(self) -> None:
         self._alive_at = time.monotonic()
@@ -57,6 +68,16 @@ class LoopWatchdog:
                 also()
             await trio.sleep(TICK_INTERVAL)
 
+    def watch_in_background(self) -> None:
+        """Check every TICK_INTERVAL from a daemon thread (where no thread waits on the loop)."""
+
+        def watch() -> None:
+            while True:
+                time.sleep(TICK_INTERVAL)
+                self.check()
+
+        threading.Thread(target=watch, name="distlab-watchdog", daemon=True).start()
+
     def silent_for(self) -> float:
         """Seconds since the loop last marked itself alive."""
         return time.monotonic() - self._alive_at
@@ -74,6 +95,6 @@ class LoopWatchdog:
         self._reported = True  # once per silence: a call blocked in C stays stuck a while
         if hang[0] is not None:  # stuck in a node's code (never stop distlab's or trio's own)
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(thread.ident), ctypes.py_object(HungNodeStopped)
+                ctypes.c_ulong(thread.ident), ctypes.py_object(_stopper(hang[1]))
             )
         return hang

@@ -163,23 +163,30 @@ def test_grading_a_file_that_does_not_compile_says_so_once(tmp_path: Path) -> No
     assert {t["outcome"] for t in data["tests"]} == {"not_run"}
 
 
-def test_a_live_run_names_a_node_that_never_yields_stops_it_and_fails(tmp_path: Path) -> None:
+@pytest.mark.parametrize("placement", ["--inprocess", "--processes"])
+def test_a_live_run_names_a_node_that_never_yields_stops_it_and_fails(
+    placement: str, tmp_path: Path
+) -> None:
     impls = Path(__file__).resolve().parent / "impls"
     trace = tmp_path / "hung.jsonl"
     result = distlab(
         "run",
         "0",
+        placement,
         "--impl",
         str(impls / "loops_forever.py"),
         "--duration",
-        "3",
+        "4",
         "--trace",
         str(trace),
     )
     assert result.returncode == 1
     out = " ".join(result.stdout.split())
-    assert "FAIL node server in on_ping (a 'ping' from client), at " in out
-    assert "loops_forever.py:9: it did not yield for over 1 s, and distlab stopped it" in out
+    assert (
+        "FAIL node server hung: HungNodeStopped in on_ping (a 'ping' from client): it did " in out
+    )
+    assert "for over 1 s, so distlab stopped it (at " in out
+    assert "loops_forever.py:9)" in out
     events = list(read_trace(trace))
     assert any(
         e.kind == "crash" and str(e["reason"]).startswith("HungNodeStopped in on_ping")
