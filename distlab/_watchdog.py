@@ -3,16 +3,20 @@ stopped instead of freezing whoever waits on the loop.
 
 Why: in a live run with every node in one process, a handler with a loop and no ``await`` holds
 the whole trio loop. The loop's own code cannot notice (it never gets to run), so the loop runs in
-a thread of its own and marks itself alive every ``TICK_INTERVAL``; the thread that waits on it
-(the screen's, or ``distlab run``'s main thread) checks the mark. Silent for ``HUNG_AFTER``, the
-loop's thread is looked at (which node, which handler, which file:line) and a ``HungNodeStopped``
-is raised in it at its next bytecode: the node crashes with that reason, and the run goes on.
-A call blocked in C (``time.sleep``) only sees the exception when it returns.
+a thread of its own and marks itself alive every ``TICK_INTERVAL``; another thread (the screen's,
+``distlab run``'s main thread, or a watcher in a node's process) checks the mark. The loop is
+hung when, since its last mark, its thread has burned ``HUNG_AFTER`` seconds of CPU (a loop with
+no await), or has not been runnable for ``BLOCKED_AFTER`` seconds (``time.sleep``, a blocking
+read). CPU time and the thread's state, not wall time: a busy machine slows a node down, but
+never makes it "hang". A hung loop's thread is looked at (which node, which handler, which
+file:line) and a ``HungNodeStopped`` is raised in it at its next bytecode: the node crashes with
+that reason, and the run goes on. A call blocked in C only sees the exception when it returns.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 import threading
 import time
@@ -22,10 +26,13 @@ import trio
 
 from ._errors import NodeHungError
 from ._host import where_stuck
+from ._procfs import read_stat
 
-#: How often the loop marks itself alive, and how long it may be silent before it counts as hung.
+#: How often the loop marks itself alive; how much CPU it may burn, or how long it may be
+#: blocked, without a mark before it counts as hung.
 TICK_INTERVAL = 0.1
 HUNG_AFTER = 1.0
+BLOCKED_AFTER = 3.0
 
 
 class HungNodeStopped(NodeHungError):
@@ -54,6 +61,9 @@ class LoopWatchdog:
     def __init__(self) -> None:
         self._alive_at = time.monotonic()
         self._thread: threading.Thread | None = None
+        self._native_id: int | None = None
+        self._cpu_at_tick: float | None = None
+        self._blocked_since: float | None = None
         self._reported = False  # the current silence was reported already
         #: every hang seen so far: (the node, or None if not a node's code; where, in words)
         self.hangs: list[tuple[str | None, str]] = []
@@ -61,8 +71,11 @@ class LoopWatchdog:
     async def tick(self, also: Callable[[], None] | None = None) -> None:
         """Mark the loop alive (and call ``also``) every TICK_INTERVAL, forever."""
         self._thread = threading.current_thread()
+        self._native_id = threading.get_native_id()
         while True:
             self._alive_at = time.monotonic()
+            self._cpu_at_tick = self._thread_cpu()
+            self._blocked_since = None
             self._reported = False
             if also is not None:
                 also()
@@ -78,6 +91,24 @@ class LoopWatchdog:
 
         threading.Thread(target=watch, name="distlab-watchdog", daemon=True).start()
 
+    def _thread_cpu(self) -> float | None:
+        stat = read_stat(os.getpid(), task=self._native_id) if self._native_id else None
+        return None if stat is None else stat.cpu_seconds
+
+    def _stuck(self) -> bool:
+        """Spinning (CPU since the last mark) or blocked (not runnable) for too long?"""
+        stat = read_stat(os.getpid(), task=self._native_id) if self._native_id else None
+        if stat is None or self._cpu_at_tick is None:  # no /proc: wall time is all there is
+            return self.silent_for() > BLOCKED_AFTER
+        if stat.cpu_seconds - self._cpu_at_tick >= HUNG_AFTER:
+            return True
+        if stat.state == "R":
+            self._blocked_since = None
+            return False
+        if self._blocked_since is None:
+            self._blocked_since = time.monotonic()
+        return time.monotonic() - self._blocked_since >= BLOCKED_AFTER
+
     def silent_for(self) -> float:
         """Seconds since the loop last marked itself alive."""
         return time.monotonic() - self._alive_at
@@ -88,7 +119,7 @@ class LoopWatchdog:
         thread = self._thread
         if thread is None or thread.ident is None or not thread.is_alive():
             return None
-        if self._reported or self.silent_for() < HUNG_AFTER:
+        if self._reported or self.silent_for() < TICK_INTERVAL * 3 or not self._stuck():
             return None
         hang = where_stuck(sys._current_frames().get(thread.ident))
         self.hangs.append(hang)

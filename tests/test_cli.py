@@ -176,7 +176,7 @@ def test_a_live_run_names_a_node_that_never_yields_stops_it_and_fails(
         "--impl",
         str(impls / "loops_forever.py"),
         "--duration",
-        "4",
+        "10",  # a slow machine starts node processes slowly: time to ping, spin, be stopped
         "--trace",
         str(trace),
     )
