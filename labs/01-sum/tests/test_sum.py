@@ -254,7 +254,8 @@ async def test_shares_are_fair(run: LabRun) -> None:
 
 @graded(points=3, seeds=50, budget=150)
 async def test_a_crashed_workers_share_is_reassigned(run: LabRun) -> None:
-    """A worker crashes mid-job: its share goes to another worker; every job is exact, in time."""
+    """A worker crashes mid-job: its share goes to another worker, and the master skips it for a
+    while; every job is exact, in time."""
     async with sum_cluster(run, delay=0.005, jitter=0.004) as cluster:
         client = await run.client(cluster)
         schedule = run.schedule(cluster)
@@ -269,6 +270,29 @@ async def test_a_crashed_workers_share_is_reassigned(run: LabRun) -> None:
                 check_a_silent_worker_is_skipped(cluster)
             except CheckFailed as error:
                 raise with_faults(error, schedule) from None
+        no_crashes(cluster.trace.events)
+
+
+@graded(points=2, seeds=30, budget=150)
+async def test_one_worker_is_enough(run: LabRun) -> None:
+    """Two workers crash mid-job: the one left computes every share; every job exact, in time."""
+    async with sum_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        client = await run.client(cluster)
+        survivor = run.random.choice(workers(cluster))
+        schedule = run.schedule(cluster)
+        for worker in workers(cluster):
+            if worker != survivor:
+                schedule.at(run.random.uniform(0.005, 0.05), faults.crash(worker))
+        async with schedule.running():
+            try:
+                for _ in range(4):
+                    await ask(client, cluster, random_numbers(run, 30))
+                latency_percentile(run.history, percentile=100, at_most=DEADLINE, f="sum")
+            except CheckFailed as error:
+                raise CheckFailed(
+                    f"{with_faults(error, schedule)}. Only {survivor} was up: as long as one "
+                    "worker is up, every share must reach it, however many workers are silent"
+                ) from None
         no_crashes(cluster.trace.events)
 
 
