@@ -46,7 +46,7 @@ _BODY_LIMIT = 60
 
 def _body_words(body: Mapping[str, Any]) -> str:
     extra = " ".join(
-        f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+        f"{k}={v!r}" if isinstance(v, str) else f"{k}={for_people(v)}"
         for k, v in body.items()
         if k not in ("type", "msg_id", "in_reply_to")
     )
@@ -56,7 +56,23 @@ def _body_words(body: Mapping[str, Any]) -> str:
 
 
 def _fields_words(fields: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in fields.items())
+    return " ".join(f"{k}={for_people(v)}" for k, v in fields.items())
+
+
+def for_people(value: Any) -> str:
+    """A value as a person reads it: floats to a few decimals (``expires=4.997``, not
+    ``4.997266037999998``), inside lists and dicts too; everything else as ``str`` does."""
+    if isinstance(value, float):
+        return (
+            f"{value:.6g}"
+            if abs(value) < 0.001 and value
+            else f"{value:.3f}".rstrip("0").rstrip(".")
+        )
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(for_people, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {for_people(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def describe(event: TraceEvent) -> Text:

@@ -100,3 +100,16 @@ def test_the_rate_falls_when_the_cluster_goes_quiet() -> None:
     assert model.messages_per_second() == 1
     model.advance(5.0)
     assert model.messages_per_second() == 0 and model.now == 5.0
+
+
+def test_numbers_are_rounded_for_people_in_the_log_and_the_nodes_pane() -> None:
+    from distlab._describe import for_people
+    from tui.widgets._nodes import status_words
+
+    assert for_people(4.997266037999998) == "4.997"
+    assert for_people(0.1 + 0.2) == "0.3" and for_people(3.0) == "3"
+    assert for_people(0.0001234) == "0.000123"
+    assert for_people([1.23456, "a"]) == "[1.235, a]"
+    assert for_people({"x": 2.5000001}) == "{x: 2.5}"
+    assert for_people(7) == "7" and for_people(True) == "True"
+    assert status_words({"expires": 4.997266037999998, "term": 3}) == "expires=4.997 term=3"

@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from distlab._describe import for_people
 from tui._model import ClusterModel, NodeView
 
 #: How each state is styled; the words alone carry the meaning (no colour needed).
@@ -54,10 +55,11 @@ def status_words(fields: dict[str, Any], *, leave_out: tuple[str, ...] = ()) -> 
 
 
 def _compact(value: Any) -> str:
-    """Lists without quotes and spaces: ``healthy=[judge-1,judge-3]`` fits where repr does not."""
+    """Lists without quotes and spaces: ``healthy=[judge-1,judge-3]`` fits where repr does not;
+    floats rounded for people (``expires=4.997``)."""
     if isinstance(value, list | tuple):
-        return "[" + ",".join(map(str, value)) + "]"
-    return str(value)
+        return "[" + ",".join(map(for_people, value)) + "]"
+    return for_people(value)
 
 
 def field_words(value: Any) -> str:
@@ -65,8 +67,8 @@ def field_words(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
-        return ",".join(map(str, value)) or "-"
-    return _clipped(str(value), FIELD_LIMIT)
+        return ",".join(map(for_people, value)) or "-"
+    return _clipped(for_people(value), FIELD_LIMIT)
 
 
 def _clipped(text: str, limit: int) -> str:
