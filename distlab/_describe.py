@@ -63,11 +63,9 @@ def for_people(value: Any) -> str:
     """A value as a person reads it: floats to a few decimals (``expires=4.997``, not
     ``4.997266037999998``), inside lists and dicts too; everything else as ``str`` does."""
     if isinstance(value, float):
-        return (
-            f"{value:.6g}"
-            if abs(value) < 0.001 and value
-            else f"{value:.3f}".rstrip("0").rstrip(".")
-        )
+        if value and abs(value) < 0.001:
+            return f"{value:.3g}"
+        return f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(map(for_people, value)) + "]"
     if isinstance(value, dict):
