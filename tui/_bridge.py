@@ -79,8 +79,12 @@ class ClusterBridge:
     methods on key presses.
     """
 
-    def __init__(self, lab: Lab, *, impl: Path | None, placement: Placement, seed: int) -> None:
+    def __init__(
+        self, lab: Lab, *, impl: Path | None, placement: Placement, seed: int, rate: float = 1.0
+    ) -> None:
         self.lab = lab
+        #: with --sim: virtual seconds per wall second while every node waits
+        self.rate = rate
         self.placement = placement
         self.seed = seed
         # Loaded now, so that a student file that does not import fails before any screen.
@@ -124,7 +128,7 @@ class ClusterBridge:
             self._scheduling.enter_context(deterministic_scheduling(self.seed))
             # Virtual time at wall speed, that waits for the cluster when it falls behind: node
             # timing students can watch, never starved.
-            clock = PacedClock(rate=1.0)
+            clock = PacedClock(rate=self.rate)
         self.started = True
         # The screen's thread hands the interpreter over every GIL_SWITCH_INTERVAL s (Python's
         # default is 5 ms): a node's timer in the cluster's thread waits at most that long.

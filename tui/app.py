@@ -98,12 +98,14 @@ class LabApp(App[None]):
         Binding("q", "quit", "quit", tooltip="stop the cluster and quit"),
     ]
 
-    def __init__(self, lab: Lab, *, impl: Path | None, placement: Placement, seed: int) -> None:
+    def __init__(
+        self, lab: Lab, *, impl: Path | None, placement: Placement, seed: int, rate: float = 1.0
+    ) -> None:
         super().__init__()
         self.lab = lab
         self.impl = impl
         self.seed = seed
-        self.bridge = ClusterBridge(lab, impl=impl, placement=placement, seed=seed)
+        self.bridge = ClusterBridge(lab, impl=impl, placement=placement, seed=seed, rate=rate)
         self.model = ClusterModel()
         #: The last graded test's verdict (None until one has run).
         self.test_verdict: GradedVerdict | None = None
