@@ -122,6 +122,8 @@ class EventLog(Vertical):
         self._model: ClusterModel | None = None
         self._shown_seq = 0
         self._focus_before: Widget | None = None
+        #: where the log was scrolled to by the last write: above it, the student scrolled up
+        self._followed_y = 0.0
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -140,9 +142,11 @@ class EventLog(Vertical):
             self._refilter(model)
             log.clear()
             new = list(model.events)
-        elif log.lines and log.scroll_target_y < log.max_scroll_y:  # target: scrolls animate
-            # The student scrolled up to read: hold the page still (events keep in the model,
-            # and are written once the log is scrolled back to its end).
+        elif log.lines and log.scroll_target_y < min(log.max_scroll_y, self._followed_y):
+            # The student scrolled up to read (above where the last write left the end: the
+            # end itself moves when the lines are wrapped anew, as the screen finds its size):
+            # hold the page still (events keep in the model, and are written once the log is
+            # scrolled back to its end). The target, not the position: scrolls animate.
             self.border_subtitle = "held: scrolled up (End follows)"
             return
         else:
@@ -173,6 +177,7 @@ class EventLog(Vertical):
         # the next refresh as RichLog would: a deferred scroll would undo a key pressed between.
         log.write(Text("\n").join(lines), scroll_end=False)
         log.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._followed_y = log.scroll_target_y
 
     # -- filtering -----------------------------------------------------------------------------
 
