@@ -113,3 +113,15 @@ def test_numbers_are_rounded_for_people_in_the_log_and_the_nodes_pane() -> None:
     assert for_people({"x": 2.5000001}) == "{x: 2.5}"
     assert for_people(7) == "7" and for_people(True) == "True"
     assert status_words({"expires": 4.997266037999998, "term": 3}) == "expires=4.997 term=3"
+
+
+def test_lanes_and_labels_shorten_names_and_types_without_losing_what_tells_them_apart() -> None:
+    import doctest
+
+    import tui.widgets._spacetime as spacetime
+
+    assert doctest.testmod(spacetime).failed == 0
+    names = [f"replica-{i}" for i in range(1, 6)] + ["client-1", "client-2"]
+    labels = [spacetime.short_name(name, 2) for name in names]
+    assert labels == ["r1", "r2", "r3", "r4", "r5", "c1", "c2"]  # never "r r r r r c c"
+    assert spacetime.short_type("heartbeat_ack", 10) == "heartb_ack"  # not "heartbeat_"

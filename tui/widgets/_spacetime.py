@@ -38,14 +38,39 @@ def lane_positions(count: int, width: int) -> list[int]:
 
 
 def short_name(name: str, room: int) -> str:
-    """``name`` in at most ``room`` columns, keeping a ``-N`` suffix: ``worker-12`` -> ``wo-12``."""
+    """``name`` in at most ``room`` columns, keeping a ``-N`` suffix, which tells nodes of one
+    role apart: ``worker-12`` -> ``wo-12``, ``w12``, then ``12``.
+
+    >>> [short_name("replica-3", room) for room in (9, 5, 2, 1)]
+    ['replica-3', 'rep-3', 'r3', '3']
+    """
+    room = max(1, room)
     if len(name) <= room:
         return name
     head, dash, tail = name.rpartition("-")
-    if dash and head and len(tail) < room:
-        keep = room - len(tail) - 1
-        return f"{head[:keep]}-{tail}" if keep >= 1 else f"{head[: room - len(tail)]}{tail}"
-    return name[: max(1, room)]
+    if not (dash and head):
+        return name[:room]
+    if room >= len(tail) + 2:
+        return f"{head[: room - len(tail) - 1]}-{tail}"
+    if room == len(tail) + 1:
+        return f"{head[0]}{tail}"
+    return tail[-room:]
+
+
+def short_type(msg_type: str, room: int) -> str:
+    """A message type in at most ``room`` columns, shortened word by word (the longest word
+    first, to three letters at least) rather than cut off: ``request_vote`` -> ``req_vote`` in 8.
+
+    >>> short_type("request_vote_reply", 12), short_type("heartbeat_ack", 10)
+    ('req_vot_repl', 'heartb_ack')
+    """
+    words = msg_type.split("_")
+    while len("_".join(words)) > room:
+        longest = max(range(len(words)), key=lambda i: len(words[i]))
+        if len(words[longest]) <= 3:
+            break
+        words[longest] = words[longest][:-1]
+    return "_".join(words)[:room]
 
 
 def _header(names: list[str], positions: list[int], width: int, model: ClusterModel) -> Text:
@@ -99,11 +124,12 @@ def draw_message(message: MessageLine, lanes: dict[str, int], width: int) -> Tex
 
 
 def _label(message: MessageLine) -> Text:
-    words = message.type + (" dup" if message.copy else "")
+    dup = " dup" if message.copy else ""
+    words = short_type(message.type, LABEL_WIDTH - 1 - len(dup)) + dup
     style = FATE_STYLES.get(message.fate, "")
     if message.copy:
         style = f"{style} cyan".strip()
-    return Text(f" {words}"[:LABEL_WIDTH], style)
+    return Text(f" {words}", style)
 
 
 def draw_space_time(model: ClusterModel, width: int, height: int) -> Text:
