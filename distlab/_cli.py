@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ._cluster import Placement, random_seed
 from ._describe import describe, message_totals, network_diagnosis, node_table
-from ._errors import DistlabError
+from ._errors import ConfigError, DistlabError
 from ._faults import FaultState, LinkFaults
 from ._labs import find_lab, list_labs
 from ._runs import RunOutcome, RunRequest, execute, first_difference
@@ -226,6 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="grade the handout: it must import and score 0 cleanly"
     )
 
+    check = commands.add_parser(
+        "check",
+        help="prove a lab is ready: reference, mutants, handout, demo, determinism",
+        description="Check everything a lab needs before it is handed out, and print a table: "
+        "lab.toml loads; the reference passes every graded test on every seed; each mutant "
+        "loses the test lab.toml aims it at; the handout scores 0 and every test fails "
+        "cleanly; the demo passes with the reference in every placement, fails for at least "
+        "half of the mutants, and replays exactly. Exit 0 only if every row holds.",
+    )
+    check.add_argument("lab", metavar="LAB", help="lab number or slug")
+    check.add_argument(
+        "--seeds", type=int, metavar="N", help="at most N seeds per test (default: each test's own)"
+    )
+    check.add_argument(
+        "--parallel", type=int, default=2, metavar="K", help="grading workers at once (default 2)"
+    )
+
     replay = commands.add_parser(
         "replay",
         help="print a recorded trace as a readable timeline",
@@ -349,6 +366,8 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return _grade(args, console)
         if args.command == "lab":
             return _lab(args)
+        if args.command == "check":
+            return _check(args, console)
         if args.command == "handout":
             return _handout(args, console)
         if args.placement == "sim":
@@ -770,34 +789,49 @@ def _handout(args: argparse.Namespace, console: Console) -> int:
         print(handout, end="")
     if not args.check:
         return EXIT_OK
-    from grading import GradeOptions, grade
+    from grading._lab_check import check_handout
 
     with tempfile.TemporaryDirectory(prefix="distlab-handout-") as tmp:
-        stubbed = Path(tmp) / lab.solution.name
-        stubbed.write_text(handout, encoding="utf-8")
-        lab.cluster_spec(stubbed)  # it imports, and defines every node class
-        # fail_fast: each test's one seed fails, and need not be run again to see it fail.
-        report = grade(
-            GradeOptions(
-                lab=lab,
-                impl=stubbed,
-                seed=1,
-                parallel=2,
-                trace_dir=Path(tmp) / "traces",
-                fail_fast=True,
-            )
-        )
-    broken = [t for t in report.tests if t.outcome not in ("failed",)]
-    for test in report.tests:
+        row, report = check_handout(lab, Path(tmp))
+    for test in report.tests if report is not None else []:
         console.print(f"  {test.name}: {test.outcome} ({test.score:g}/{test.points:g})")
-    if report.score == 0 and not broken:
-        console.print(
-            f"[bold green]PASS[/] the handout imports, runs, and every test fails "
-            f"cleanly: Points 0/{report.max_score:g}"
-        )
-        return EXIT_OK
-    console.print(
-        f"[bold red]FAIL[/] the handout scored {report.score:g}, or a test did not "
-        f"fail cleanly: {', '.join(f'{t.name} ({t.outcome})' for t in broken)}"
-    )
-    return EXIT_FAILED
+    word = "[bold green]PASS[/]" if row.ok else "[bold red]FAIL[/]"
+    console.print(f"{word} {row.check}: {escape(row.detail)}", soft_wrap=True)
+    return EXIT_OK if row.ok else EXIT_FAILED
+
+
+def _check(args: argparse.Namespace, console: Console) -> int:
+    from rich.text import Text
+
+    from grading._lab_check import CheckRow, check_lab
+
+    if args.seeds is not None and args.seeds < 1:
+        raise DistlabError(f"--seeds must be at least 1, got {args.seeds}")
+
+    def say(row: CheckRow) -> None:
+        mark = "[green]ok[/]  " if row.ok else "[bold red]FAIL[/]"
+        console.print(f"  {mark} {escape(row.check)}", soft_wrap=True)
+
+    try:
+        lab = find_lab(args.lab)
+    except ConfigError as exc:  # lab.toml itself: one row, in its own words
+        rows = [CheckRow("lab.toml loads", False, str(exc))]
+        say(rows[0])
+    else:
+        console.print(f"[bold]distlab check {lab.slug}[/]", soft_wrap=True)
+        loads = CheckRow("lab.toml loads", True, f"{len(lab.mutants)} mutants")
+        say(loads)
+        rows = [loads, *check_lab(lab, parallel=args.parallel, seeds=args.seeds, progress=say)]
+    table = Table(title="distlab check", title_justify="left")
+    for column in ("", "check", "what was seen"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        mark = Text("ok", "green") if row.ok else Text("FAIL", "bold red")
+        table.add_row(mark, Text(row.check), Text(row.detail))
+    console.print(table)
+    failed = [row for row in rows if not row.ok]
+    if failed:
+        console.print(f"[bold red]FAIL[/] {len(failed)} of {len(rows)} checks do not hold")
+        return EXIT_FAILED
+    console.print(f"[bold green]PASS[/] all {len(rows)} checks hold: the lab is ready")
+    return EXIT_OK

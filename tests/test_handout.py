@@ -66,10 +66,10 @@ def test_every_lab_solution_has_blocks_and_its_handout_imports(lab: Lab, tmp_pat
     assert {node.role for node in spec.nodes} == {role.role for role in lab.roles}
 
 
-@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
-def test_the_handout_scores_zero_without_breaking_the_grader(lab: Lab) -> None:
+def test_handout_check_proves_the_handout_scores_zero_without_breaking_the_grader() -> None:
+    # Every lab's handout is checked by distlab check (tests/test_grading.py); here, the command.
     result = subprocess.run(
-        [sys.executable, "-m", "distlab", "handout", str(lab.number), "--check"],
+        [sys.executable, "-m", "distlab", "handout", "0", "--check"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -77,4 +77,4 @@ def test_the_handout_scores_zero_without_breaking_the_grader(lab: Lab) -> None:
         env={**os.environ, "COLUMNS": "160"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "every test fails cleanly: Points 0/" in result.stdout
+    assert "PASS the handout scores 0 and every test fails cleanly: 0/11" in result.stdout
