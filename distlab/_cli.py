@@ -226,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="grade the handout: it must import and score 0 cleanly"
     )
 
+    new = commands.add_parser(
+        "new",
+        help="scaffold a new lab that passes distlab check as generated",
+        description="Create labs/NN-SLUG (NN: the next free number) with every part a lab has: "
+        "README (with the sections every lab has), lab.toml, solution.py with '# SOLUTION' "
+        "blocks, the client, the demo, one graded test and one mutant. It passes "
+        "'distlab check NN' as generated: change it one piece at a time.",
+    )
+    new.add_argument("slug", metavar="SLUG", help="lowercase words joined by '-', e.g. autoscale")
+    new.add_argument("--title", help="the lab's title (default: from the slug)")
+    new.add_argument(
+        "--dir", type=Path, metavar="DIR", help="the labs folder (default: distlab's labs/)"
+    )
+
     check = commands.add_parser(
         "check",
         help="prove a lab is ready: reference, mutants, handout, demo, determinism",
@@ -368,6 +382,13 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return _lab(args)
         if args.command == "check":
             return _check(args, console)
+        if args.command == "new":
+            from ._scaffold import new_lab
+
+            folder = new_lab(args.slug, root=args.dir, title=args.title)
+            number = int(folder.name.split("-", 1)[0])
+            console.print(f"created {folder}: check it with: distlab check {number}")
+            return EXIT_OK
         if args.command == "handout":
             return _handout(args, console)
         if args.placement == "sim":

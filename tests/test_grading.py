@@ -289,3 +289,25 @@ def test_distlab_check_prints_a_table_and_exits_zero_only_when_every_row_holds(
     assert refused.returncode == 1
     out = " ".join(refused.stdout.split())
     assert "FAIL lab.toml loads" in out and "not valid TOML" in out
+
+
+def test_distlab_new_scaffolds_a_lab_that_passes_distlab_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISTLAB_LABS", str(tmp_path))
+    made = distlab("new", "register", "--title", "A register that survives")
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "00-register"
+    assert "distlab check 0" in made.stdout
+    for part in ("README.md", "lab.toml", "solution.py", "client.py", "demo.py"):
+        assert (folder / part).is_file(), part
+    readme = (folder / "README.md").read_text()
+    for section in ("## The story", "## What you learn", "## The cluster", "## Run it"):
+        assert section in readme
+    assert "## What the tests check" in readme
+    checked = distlab("check", "0", "--seeds", "5")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    again = distlab("new", "register")
+    assert again.returncode == 2 and "already has a lab named register" in again.stderr
+    bad = distlab("new", "Read Replicas")
+    assert bad.returncode == 2 and "use lowercase words joined by '-'" in bad.stderr
