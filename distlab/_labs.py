@@ -147,11 +147,14 @@ class Lab:
 
 
 def labs_dir() -> Path:
-    """``$DISTLAB_LABS``, or the ``labs/`` folder of this source tree."""
+    """Where the labs are: ``$DISTLAB_LABS``; else the ``labs/`` folder of this source tree;
+    else, in an installed distlab, the labs the wheel carries (``distlab/labs``)."""
     env = os.environ.get("DISTLAB_LABS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "labs"
+    package = Path(__file__).resolve().parent
+    source_tree = package.parent / "labs"
+    return source_tree if source_tree.is_dir() else package / "labs"
 
 
 def _field(spec: Mapping[str, Any], key: str, kind: type, where: Path) -> Any:
