@@ -186,28 +186,20 @@ class NodeRunner:
         self._crash_point = (msg_type, nth)
 
     def _crash_at_point(self, msg_type: str) -> None:
-        self.crashed = True
-        self.host.emit(
-            CRASH,
-            node=self.name,
-            incarnation=self.incarnation,
-            reason=f"crashed on purpose (a crash point: right after it sent a {msg_type!r})",
-        )
-        self.host.node_crashed(self)
-        self._scope.cancel()
+        self._go_down(f"crashed on purpose (a crash point: right after it sent a {msg_type!r})")
         raise CrashPointReached
 
     def crash_with(self, exc: BaseException, *, where: str) -> None:
         """The node's own code raised: record it, and take the node down."""
         if self.crashed:
             return
+        self._go_down(f"{type(exc).__name__} in {where}: {exc}", traceback=student_traceback(exc))
+
+    def _go_down(self, reason: str, **details: str) -> None:
+        """Record the crash and cancel everything this incarnation owns."""
         self.crashed = True
         self.host.emit(
-            CRASH,
-            node=self.name,
-            incarnation=self.incarnation,
-            reason=f"{type(exc).__name__} in {where}: {exc}",
-            traceback=student_traceback(exc),
+            CRASH, node=self.name, incarnation=self.incarnation, reason=reason, **details
         )
         self.host.node_crashed(self)
         self._scope.cancel()
