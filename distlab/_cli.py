@@ -17,7 +17,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from ._cluster import Placement, random_seed
-from ._describe import describe, message_totals, network_diagnosis, node_table
+from ._describe import (
+    crash_diagnosis,
+    describe,
+    message_totals,
+    network_diagnosis,
+    node_table,
+)
 from ._errors import ConfigError, DistlabError
 from ._faults import FaultState, LinkFaults
 from ._labs import find_lab, list_labs
@@ -549,9 +555,9 @@ def _summarise(
         console.print(f"[bold green]PASS[/] {escape(outcome.summary)}")
         return EXIT_OK
     console.print(f"[bold red]FAIL[/] {escape(outcome.summary)}")
-    why = network_diagnosis(events)
-    if why:
-        console.print(f"[bold]why:[/] {escape(why)}")
+    for why in (crash_diagnosis(events), network_diagnosis(events)):
+        if why:
+            console.print(f"[bold]why:[/] {escape(why)}", soft_wrap=True)
     console.print(
         f"replay this run: {replay_command(args, lab_number, outcome.seed)}", soft_wrap=True
     )

@@ -14,6 +14,7 @@ from ._trace import (
     CHECK_FAILED,
     CHECK_PASSED,
     CRASH,
+    DELIBERATE_CRASH,
     DELIVER,
     DROP,
     DUPLICATE,
@@ -145,6 +146,21 @@ def message_totals(events: Iterable[TraceEvent]) -> Counter[str]:
         if e.kind in (SEND, DELIVER, DROP, LOST, DUPLICATE):
             counts[e.kind] += 1
     return counts
+
+
+def crash_diagnosis(events: Iterable[TraceEvent]) -> str | None:
+    """The crashes nodes brought on themselves (not ordered by anyone), if any, in a sentence:
+    why a client or a server stopped matters before anything the network did."""
+    own = [
+        e
+        for e in events
+        if e.kind == CRASH and not str(e.get("reason", "")).startswith(DELIBERATE_CRASH)
+    ]
+    if not own:
+        return None
+    said = [f"{e['node']} crashed at t={e.t:.3f} s: {e.get('reason', '')}" for e in own[:3]]
+    more = f" (and {len(own) - 3} more crashes)" if len(own) > 3 else ""
+    return "; ".join(said) + more
 
 
 def network_diagnosis(events: Iterable[TraceEvent]) -> str | None:

@@ -36,6 +36,9 @@ START, RESTART, SPAWN, CRASH, PAUSE, RESUME = (
 #: What nodes publish, and everything else.
 TIMER, STATUS, LOG, FAULT, FRAME_ERROR = "timer", "status", "log", "fault", "frame_error"
 RUN_START, RUN_END = "run_start", "run_end"
+#: How a crash ordered by the supervisor (or a test) begins its reason; any other crash is the
+#: node's own doing.
+DELIBERATE_CRASH = "crashed on purpose"
 #: A verdict: a demo scenario's, last before ``run_end``; the grader appends a failing seed's.
 CHECK_FAILED, CHECK_PASSED = "check_failed", "check_passed"
 

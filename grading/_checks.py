@@ -18,7 +18,17 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, NamedTuple, TypeAlias
 
-from distlab._trace import CRASH, FAULT, RESTART, RUN_START, SEND, START, STATUS, TraceEvent
+from distlab._trace import (
+    CRASH,
+    DELIBERATE_CRASH,
+    FAULT,
+    RESTART,
+    RUN_START,
+    SEND,
+    START,
+    STATUS,
+    TraceEvent,
+)
 
 from ._history import History, Op
 from ._results import CheckFailed
@@ -49,7 +59,6 @@ _VALUE_AT_MOST = 200
 #: How many lines of a crash's traceback (or a dead process's output) a failure message shows.
 _TRACEBACK_LINES = 20
 #: Reasons of the crashes a test orders itself (``cluster.crash``/``cluster.restart``).
-_DELIBERATE = "crashed on purpose"
 
 
 # -- wording ----------------------------------------------------------------------------------
@@ -636,7 +645,7 @@ def _ordinal(n: float) -> str:
 
 def crashed_by_itself(e: TraceEvent) -> bool:
     """A crash event the test did not order (``cluster.crash`` records "crashed on purpose")."""
-    return e.kind == CRASH and not str(e.get("reason", "")).startswith(_DELIBERATE)
+    return e.kind == CRASH and not str(e.get("reason", "")).startswith(DELIBERATE_CRASH)
 
 
 def no_crashes(

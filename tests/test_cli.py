@@ -195,6 +195,14 @@ def test_a_live_run_names_a_node_that_never_yields_stops_it_and_fails(
     assert [e.kind for e in events[-2:]] == ["check_failed", "run_end"]
 
 
+def test_a_failed_run_says_first_which_node_crashed_and_why() -> None:
+    impl = Path(__file__).resolve().parent / "impls" / "client_raises_on_start.py"
+    result = distlab("run", "0", "--sim", "--seed", "1", "--impl", str(impl))
+    assert result.returncode == 1
+    whys = [line for line in result.stdout.splitlines() if line.startswith("why:")]
+    assert whys[0] == "why: client crashed at t=0.000 s: KeyError in on_start: 'seq'"
+
+
 def test_ctrl_c_ends_a_live_run_whose_node_blocks_the_process() -> None:
     impl = Path(__file__).resolve().parent / "impls" / "blocks_in_sleep.py"
     proc = subprocess.Popen(
