@@ -244,10 +244,8 @@ class NodeRunner:
                     await self.sleep(interval)
                     self.host.emit(TIMER, node=self.name, name=where)
                     await fn(*args)
-            except CrashPointReached:
-                pass  # crashed already: the scope's cancel ends the rest
-            except Exception as exc:
-                self.crash_with(exc, where=where)
+            except BaseException as exc:
+                self._crashed_in_node_code(exc, where=where)
 
     def after(
         self, delay: float, fn: Callable[..., Awaitable[None]], args: tuple[Any, ...]
@@ -412,10 +410,21 @@ class NodeRunner:
     async def _run_handler(self, fn: Callable[[Message], Awaitable[None]], msg: Message) -> None:
         try:
             await fn(msg)
-        except CrashPointReached:
-            pass
-        except Exception as exc:
-            self.crash_with(exc, where=f"{fn.__name__} (a {msg.type!r} from {msg.src})")
+        except BaseException as exc:
+            self._crashed_in_node_code(exc, where=f"{fn.__name__} (a {msg.type!r} from {msg.src})")
+
+    def _crashed_in_node_code(self, exc: BaseException, *, where: str) -> None:
+        """What node code raised: a crash point reached (alone, or in the exception group of a
+        nursery of the node's own) means the node is down already; any other error crashes it;
+        anything else (a cancellation, an interrupt) goes on up."""
+        if isinstance(exc, CrashPointReached) or (
+            isinstance(exc, BaseExceptionGroup) and exc.subgroup(CrashPointReached) is not None
+        ):
+            return  # crashed already: the scope's cancel ends the rest
+        if isinstance(exc, Exception):
+            self.crash_with(exc, where=where)
+            return
+        raise exc
 
     def _unhandled(self, msg: Message) -> None:
         if msg.in_reply_to is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+import trio
+
 from distlab import Message, Node, RPCTimeoutError, handler
 
 
@@ -170,3 +172,18 @@ class Listener(Node):
     @handler("second")
     async def on_second(self, msg: Message) -> None:
         self.heard.append(("second", msg.body["n"]))
+
+
+class TwoStepsInANursery(Node):
+    """Like TwoSteps, but says ``first`` from a task of a nursery of its own."""
+
+    @handler("go")
+    async def on_go(self, msg: Message) -> None:
+        n = msg.body["n"]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.say_first, msg.src, n)
+        self.storage.put("recorded", n)
+        self.send(msg.src, {"type": "second", "n": n})
+
+    async def say_first(self, dest: str, n: int) -> None:
+        self.send(dest, {"type": "first", "n": n})

@@ -17,12 +17,12 @@ from grading._schedule import FaultSchedule
 NODES_FILE = Path(__file__).resolve().parent / "nodes.py"
 
 
-def spec(*, hosted: bool) -> ClusterSpec:
+def spec(*, hosted: bool, stepper: str = "TwoSteps") -> ClusterSpec:
     """``hosted``: the nodes come from a file, as a lab's do (in the simulator: a node host)."""
     if hosted:
         return ClusterSpec(
             (
-                NodeSpec("stepper", "node", NodeRef(NODES_FILE, "TwoSteps")),
+                NodeSpec("stepper", "node", NodeRef(NODES_FILE, stepper)),
                 NodeSpec("listener", "node", NodeRef(NODES_FILE, "Listener")),
             )
         )
@@ -39,8 +39,12 @@ def sent(cluster: Cluster, msg_type: str) -> list[int]:
     ]
 
 
-async def crash_between_the_steps(hosted: bool) -> tuple[Cluster, list[str]]:
-    async with open_cluster(spec(hosted=hosted), seed=3, placement="sim") as cluster:
+async def crash_between_the_steps(
+    hosted: bool, stepper: str = "TwoSteps"
+) -> tuple[Cluster, list[str]]:
+    async with open_cluster(
+        spec(hosted=hosted, stepper=stepper), seed=3, placement="sim"
+    ) as cluster:
         schedule = FaultSchedule(cluster, seed=3)
         schedule.at(0.05, faults.crash_after("stepper", "first", nth=2))
         async with schedule.running():
@@ -56,6 +60,12 @@ def test_a_crash_point_crashes_the_node_between_two_steps(hosted: bool) -> None:
     assert sent(cluster, "second") == [1, 2]  # ... and nothing after it
     assert crashes == ["crashed on purpose (a crash point: right after it sent a 'first')"]
     assert cluster.state("stepper") == "crashed"
+
+
+def test_a_crash_point_reached_in_a_nursery_of_the_nodes_own_is_a_clean_crash() -> None:
+    cluster, crashes = simulate(crash_between_the_steps, True, "TwoStepsInANursery", seed=3)
+    assert sent(cluster, "first") == [1, 2, 3] and sent(cluster, "second") == [1, 2]
+    assert crashes == ["crashed on purpose (a crash point: right after it sent a 'first')"]
 
 
 ECHOES = ClusterSpec(tuple(NodeSpec(name, "node", Echo) for name in ("a", "b", "c")))
