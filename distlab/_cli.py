@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds",
         type=int,
         metavar="N",
-        help="seeds per test (default: each test's own); the table shows the pass rate across them",
+        help="seeds per test (default: each test's own; a live test runs at most its own); the "
+        "table shows the pass rate across them",
     )
     grade.add_argument("--seed", type=int, metavar="N", help="run only this seed")
     grade.add_argument(

@@ -187,6 +187,8 @@ def _plan(options: GradeOptions, tests: list[GradedTest]) -> tuple[list[_TestRun
             seeds = [options.seed]
         else:
             count = options.seeds or test.seeds
+            if test.runtime == "live":  # real time, real sockets: never more than its own
+                count = min(count, test.seeds)
             if options.max_seeds is not None:
                 count = min(count, options.max_seeds)
             seeds = list(range(1, count + 1))

@@ -16,6 +16,7 @@ from run_cli import distlab as run_distlab
 from distlab import read_trace
 from distlab._labs import Lab, find_lab, list_labs
 from grading import GradeOptions, grade
+from grading._grader import discover
 from grading._lab_check import check_lab
 from grading._reports import failure_lines, seeds_summary
 
@@ -311,3 +312,15 @@ def test_distlab_new_scaffolds_a_lab_that_passes_distlab_check(
     assert again.returncode == 2 and "already has a lab named register" in again.stderr
     bad = distlab("new", "Read Replicas")
     assert bad.returncode == 2 and "use lowercase words joined by '-'" in bad.stderr
+
+
+def test_seeds_asks_live_tests_for_no_more_than_their_own() -> None:
+    from grading._grader import _plan
+
+    lab = find_lab("1")
+    tests = [
+        t for t in discover(lab) if t.name in ("test_on_real_sockets", "test_the_sum_is_exact")
+    ]
+    runs, _ = _plan(GradeOptions(lab=lab, seeds=8), tests)
+    planned = {run.test.name: len(run.planned) for run in runs}
+    assert planned == {"test_on_real_sockets": 3, "test_the_sum_is_exact": 8}
