@@ -6,7 +6,7 @@ the two designs. Each later job meets one failure of Part C:
 
 - ``j3`` (Part A): a mapper crashes right after it confirms a split (``map_ok``), and comes back;
 - ``j4`` (Part B): the reducer crashes right after it acknowledges an output, and comes back;
-- ``j5`` (Part A): a mapper crashes while it maps, and stays down until the end;
+- ``j5`` (Part A): a mapper crashes while it maps, and stays down until the job is over;
 - ``j6`` (Part B): the reducer crashes holding outputs, and stays down until the end.
 
 The scenario passes when every job's result is the exact word count, every job's reducer was
@@ -29,7 +29,7 @@ HEALTHY = ("j1", "j2")
 FAILURES = {
     "j3": "a mapper crashes right after its map_ok, then comes back",
     "j4": "the reducer crashes right after an acknowledgement, then comes back",
-    "j5": "a mapper crashes while it maps, and stays down until the end",
+    "j5": "a mapper crashes while it maps, and stays down until the job is over",
     "j6": "the reducer crashes holding outputs, and stays down",
 }
 
@@ -42,7 +42,7 @@ LESSONS = {
 }
 
 #: How long a node the demo crashed stays down before it comes back (when it comes back).
-DOWN_FOR = 0.3
+DOWN_FOR = 0.1
 #: The longest the demo waits for one step of a job (its reducer, a busy mapper, a crash).
 STEP_WAIT = 5.0
 
@@ -137,6 +137,10 @@ class Breaker:
     def up(self, worker: str) -> bool:
         return self.cluster.state(worker) == "up"
 
+    def idle(self, worker: str) -> bool:
+        """Whether ``worker`` is up and says it maps nothing right now."""
+        return self.up(worker) and not self.cluster.status_of(worker).get("mapping")
+
     def mapping_now(self, workers: list[str]) -> list[str]:
         """The workers that say they are mapping a split right now."""
         return [w for w in workers if self.up(w) and self.cluster.status_of(w).get("mapping")]
@@ -147,15 +151,15 @@ class Breaker:
             self.down.add(worker)
             self.happened.append(f"{worker} crashed at t={self.cluster.now():.2f} s {why}")
 
-    async def crash_point(self, worker: str, after: str, job: str) -> None:
-        """``worker`` crashes right after its next ``after`` message; back DOWN_FOR s later.
+    async def crash_point(self, worker: str, after: str, job: str, *, nth: int = 1) -> None:
+        """``worker`` crashes right after its ``nth`` next ``after`` message; back DOWN_FOR s later.
 
         If ``job`` is over before that message is sent, the worker is restarted anyway: a crash
         point lives as long as the node's incarnation, and must not wait for a later job.
         """
         if not self.up(worker):
             return
-        await self.cluster.crash_after_send(worker, after)
+        await self.cluster.crash_after_send(worker, after, nth=nth)
         await self.wait(lambda: not self.up(worker) or self.result_in(job)())
         if not self.up(worker):
             self.happened.append(
@@ -167,27 +171,32 @@ class Breaker:
 
     async def run(self) -> None:
         """The story: one failure for each of j3 to j6, at the moment it hurts most."""
-        # j3 (Part A): the crash point is armed before j3 starts: map_ok is sent in Part A only.
+        # j3 (Part A): the crash point is armed before j3 starts (map_ok is sent in Part A
+        # only), on the second map_ok: the worker's last split of j3 (8 splits, 4 workers), so
+        # that no other work of its is lost with it.
         await self.wait(self.result_in("j2"))
         workers = self.cluster.roster.with_role("worker")
-        await self.crash_point(workers[1], "map_ok", "j3")
-        # j4 (Part B): the reducer, as soon as it is chosen.
+        await self.crash_point(workers[1], "map_ok", "j3", nth=2)
+        # j4 (Part B): the reducer, as soon as it is chosen (before its acknowledgements).
         await self.wait(self.result_in("j3"))
         if await self.wait(lambda: chosen_for(self.cluster, "j4") is not None):
-            reducer = chosen_for(self.cluster, "j4")
-            assert reducer is not None
-            await self.crash_point(reducer, "reduce_input_ok", "j4")
-        # j5 (Part A): a mapper in the middle of its split, down until the end: its split must
-        # go to another worker.
+            await self.crash_point(str(chosen_for(self.cluster, "j4")), "reduce_input_ok", "j4")
+        # j5 (Part A): a mapper in the middle of its split, down until j5 is over: its split
+        # must go to another worker.
         await self.wait(self.result_in("j4"))
         if await self.wait(lambda: bool(self.mapping_now(workers))):
-            await self.crash(self.mapping_now(workers)[0], "while it was mapping a split of j5")
+            mapper = self.mapping_now(workers)[0]
+            await self.crash(mapper, "while it was mapping a split of j5")
+            if await self.wait(self.result_in("j5")):  # only once its split went elsewhere
+                await self.cluster.restart(mapper)
+                self.down.discard(mapper)
         # j6 (Part B): the reducer once it holds an output, down until the end.
         if await self.wait(lambda: chosen_for(self.cluster, "j6") is not None):
-            reducer = chosen_for(self.cluster, "j6")
-            assert reducer is not None
-            if await self.wait(lambda: holds_output_of(self.cluster, reducer, "j6")):
-                await self.crash(reducer, "as the reducer of j6, holding at least one output")
+            j6_reducer = str(chosen_for(self.cluster, "j6"))
+            if await self.wait(
+                lambda: holds_output_of(self.cluster, j6_reducer, "j6") and self.idle(j6_reducer)
+            ):
+                await self.crash(j6_reducer, "as the reducer of j6, holding at least one output")
 
     async def mend(self) -> None:
         """Bring back what the demo crashed and had not brought back yet (the TUI runs on)."""

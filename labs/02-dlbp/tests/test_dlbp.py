@@ -239,13 +239,13 @@ async def counts_exactly(run: LabRun, mode: str) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=30, budget=150)
 async def test_part_a_two_load_balancers_count_exactly(run: LabRun) -> None:
     """Part A: through the map LB and the reduce LB, every job's word count is exact."""
     await counts_exactly(run, "double")
 
 
-@graded(points=2, seeds=40, budget=150)
+@graded(points=2, seeds=30, budget=150)
 async def test_part_b_one_master_counts_exactly(run: LabRun) -> None:
     """Part B: through the single master, every job's word count is exact."""
     await counts_exactly(run, "single")
@@ -307,9 +307,9 @@ def check_reducers_chosen_late(cluster: Cluster, mode: str) -> None:
                 )
 
 
-@graded(points=3, seeds=50, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_the_reducer_is_chosen_only_after_a_map_completes(run: LabRun) -> None:
-    """No job's reducer is chosen before the first completion signal of that job arrives."""
+    """A job's reducer is chosen at its first completion signal, among the workers that sent one."""
     documents, mode = make_documents(run), mode_for(run)
     config = job_config(mode, documents)
     async with run.cluster(config=config, delay=0.005, jitter=0.004) as cluster:
@@ -346,7 +346,7 @@ async def test_compare_two_load_balancers_with_one_master(run: LabRun) -> None:
 # -- Part C: failures ----------------------------------------------------------------------------
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=30, budget=150)
 async def test_a_crashed_mappers_splits_are_reassigned(run: LabRun) -> None:
     """A worker crashes while it maps; its splits go to other workers; the counts stay exact."""
     documents, mode = make_documents(run), mode_for(run)
@@ -378,7 +378,7 @@ async def test_a_crashed_mappers_splits_are_reassigned(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=30, budget=150)
 async def test_a_crashed_reducer_is_replaced_and_fed_again(run: LabRun) -> None:
     """The reducer crashes holding outputs; another is chosen, sent every output; still exact."""
     mode = mode_for(run)
@@ -449,7 +449,7 @@ async def test_work_is_spread_across_the_mappers(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=50, budget=200)
+@graded(points=2, seeds=30, budget=200)
 async def test_lost_messages_do_not_change_the_counts(run: LabRun) -> None:
     """With 10% of messages lost, every job still finishes, with the exact word count."""
     documents, mode = make_documents(run), mode_for(run)
@@ -463,7 +463,7 @@ async def test_lost_messages_do_not_change_the_counts(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=1, seeds=3, budget=45, runtime="live")
+@graded(points=1, seeds=3, budget=90, runtime="live")
 async def test_on_real_sockets(run: LabRun) -> None:
     """On real sockets and real time, a job's word count is exact (both designs across seeds)."""
     documents, mode = make_documents(run), mode_for(run)
@@ -503,7 +503,7 @@ def patience(config: Mapping[str, Any]) -> float:
     return float(config["attempts"] * config["timeout"])
 
 
-@graded(points=3, seeds=40, budget=120)
+@graded(points=3, seeds=30, budget=120)
 async def test_a_restarted_reducer_still_has_what_it_acknowledged(run: LabRun) -> None:
     """The reducer crashes right after an acknowledgement and comes back: it lost nothing."""
     documents, mode = make_documents(run), mode_for(run)
@@ -583,8 +583,7 @@ async def test_a_mapper_crashing_between_its_two_messages_loses_nothing(run: Lab
 
 @graded(points=2, seeds=30, budget=90)
 async def test_late_acknowledgements_do_not_count_twice(run: LabRun) -> None:
-    """The reducer's answers come later than the timeout for a while: outputs are resent, and
-    each still counts once."""
+    """The reducer answers later than the timeout for a while: each resent output counts once."""
     documents, mode = make_documents(run), mode_for(run)
     config = job_config(mode, documents)
     timeout: float = run.config["timeout"]
@@ -616,10 +615,13 @@ async def test_late_acknowledgements_do_not_count_twice(run: LabRun) -> None:
         ) from None
 
 
-@graded(points=2, seeds=40, budget=120)
+@graded(points=2, seeds=30, budget=120)
 async def test_a_replaced_reducer_that_wakes_up_changes_nothing(run: LabRun) -> None:
-    """The reducer freezes long enough to be replaced, then wakes and answers: that changes
-    nothing; the new reducer gets every output."""
+    """The reducer freezes until it is replaced, then wakes and answers: that changes nothing.
+
+    The reduce side must ignore the answers of a reducer that is no longer the job's: the new
+    reducer gets every output.
+    """
     documents, mode = make_documents(run), mode_for(run)
     config = job_config(mode, documents)
     async with run.cluster(config=config, delay=0.005, jitter=0.004) as cluster:
@@ -663,10 +665,9 @@ def said_done(client: str) -> Callable[[TraceEvent], bool]:
 
 @graded(points=2, seeds=30, budget=120)
 async def test_concurrent_clients_with_a_crashed_worker(run: LabRun) -> None:
-    """Three clients submit a job each, at once, while a worker crashes and comes back: every
-    client gets the exact count of its job."""
+    """Four clients submit at once while a worker crashes and comes back: every count exact."""
     documents, mode = make_documents(run), mode_for(run)
-    clients = [f"client-{i}" for i in (1, 2, 3)]
+    clients = [f"client-{i}" for i in (1, 2, 3, 4)]
     config = job_config(mode, documents, jobs=1)
     async with run.cluster(
         config=config, counts={"client": len(clients)}, delay=0.005, jitter=0.004
@@ -684,7 +685,7 @@ async def test_concurrent_clients_with_a_crashed_worker(run: LabRun) -> None:
                 if done is None:
                     raise CheckFailed(
                         f"{client} had no result for {client}.j1 after 30 s ({DESIGN[mode]}; "
-                        f"three clients submitting at once). {fault_log(schedule)} "
+                        f"four clients submitting at once). {fault_log(schedule)} "
                         + story(cluster, f"{client}.j1")
                     )
     no_crashes(cluster.trace.events)
@@ -696,15 +697,14 @@ async def test_concurrent_clients_with_a_crashed_worker(run: LabRun) -> None:
             expect_equal(
                 got.get((client, job)),
                 expected,
-                what=f"the word counts {client} got for {job} ({DESIGN[mode]}, three clients "
+                what=f"the word counts {client} got for {job} ({DESIGN[mode]}, four clients "
                 f"at once; {fault_log(schedule)})",
             )
 
 
 @graded(points=1, seeds=30, budget=90)
 async def test_a_resubmitted_job_is_started_once(run: LabRun) -> None:
-    """The client hears its confirmations (job_ok) late, so it submits again: the job is still
-    started, and each split mapped, once."""
+    """The client hears its job_ok late and submits again: the job is still started once."""
     documents, mode = make_documents(run), mode_for(run)
     entry = {"double": "map_lb", "single": "master"}[mode]
     late = 1.6 * float(run.config["timeout"])  # past the client's timeout: it submits again
