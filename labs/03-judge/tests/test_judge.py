@@ -419,7 +419,7 @@ async def test_the_queue_survives_a_crash_and_restart(run: LabRun) -> None:
         )
 
 
-@graded(points=2, seeds=50, budget=150)
+@graded(points=2, seeds=40, budget=150)
 async def test_lost_messages_lose_no_submission(run: LabRun) -> None:
     """With 10% of messages lost, every submission given an id is judged, and recorded once."""
     async with judge_cluster(run, drop=0.1, delay=0.005, jitter=0.004) as cluster:
@@ -436,7 +436,7 @@ async def test_lost_messages_lose_no_submission(run: LabRun) -> None:
         no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=50, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_each_submission_is_recorded_once(run: LabRun) -> None:
     """With duplicated messages, submissions get judged twice: each is still recorded once."""
     async with judge_cluster(run, duplicate=0.3, delay=0.01, jitter=0.01) as cluster:
@@ -516,7 +516,7 @@ async def restart_whoever_crashes(
         unsubscribe()
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=30, budget=150)
 async def test_every_role_that_keeps_state_survives_a_restart(run: LabRun) -> None:
     """The dashboard, the front end, the lb and the queue crash and restart while three
     contestants submit: ids stay new, verdicts stay kept, nothing confirmed is lost."""
@@ -551,7 +551,7 @@ async def test_every_role_that_keeps_state_survives_a_restart(run: LabRun) -> No
             raise CheckFailed(f"{fault_log(schedule)} {error}") from None
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=30, budget=150)
 async def test_a_crash_between_two_steps_loses_nothing(run: LabRun) -> None:
     """Crash points: the queue right after an enqueue_ok, the dashboard after a record_ok, each
     judge after its record, its delete or its judge_ok; all come back: nothing is lost."""
@@ -633,7 +633,7 @@ def sent_to(cluster: Cluster, judge: str, msg_type: str, since: float, until: fl
     ]
 
 
-@graded(points=3, seeds=50, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_a_wedged_judge_leaves_the_rotation_and_comes_back(run: LabRun) -> None:
     """A judge whose sandbox hangs (its process still up) leaves the rotation, and returns."""
     hang = 1.2
@@ -890,7 +890,7 @@ async def test_a_frozen_judge_is_replaced_and_then_rejoins(run: LabRun) -> None:
 # -- on real sockets --------------------------------------------------------------------------
 
 
-@graded(points=1, seeds=3, budget=40, runtime="live")
+@graded(points=1, seeds=3, budget=60, runtime="live")
 async def test_on_real_sockets(run: LabRun) -> None:
     """On real sockets and real time: every submission judged right, also with a judge crashed."""
     async with judge_cluster(run) as cluster:
