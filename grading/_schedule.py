@@ -626,6 +626,9 @@ class FaultSchedule:
                 async with trio.open_nursery() as background:
                     self._background = background
                     background.start_soon(self._run_plans)
+                    # Open until the body ends, even once the plan is done (or empty): an action
+                    # fired by hand, pause(seconds=...) say, resumes from here.
+                    background.start_soon(trio.sleep_forever)
                     task_status.started()
         finally:
             self._background = None

@@ -138,3 +138,18 @@ def test_fault_actions_are_checked_when_built() -> None:
         faults.slow_node("a", delay=0.1, way="sideways")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="seconds"):
         faults.zombie("a", seconds=0)
+
+
+def test_a_zombie_fired_by_hand_from_an_empty_schedule_wakes_by_itself() -> None:
+    async def body() -> list[tuple[float, str]]:
+        async with open_cluster(ECHOES, seed=1, placement="sim") as cluster:
+            schedule = FaultSchedule(cluster, seed=1)
+            async with schedule.running():
+                await trio.sleep(0.1)
+                await schedule.fire(faults.zombie("b", seconds=0.5))
+                await trio.sleep(1.0)
+                assert cluster.state("b") == "up"
+            return schedule.log
+
+    log = simulate(body, seed=1)
+    assert [words for _, words in log] == ["paused b for 0.5 s", "resumed b after its 0.5 s pause"]
