@@ -24,13 +24,23 @@ from ._fates import check_message_fates
 from ._graded import Client, GradedTest, LabRun, graded
 from ._grader import GradeOptions, grade
 from ._history import History, Op
+from ._lock_checks import (
+    ClientHold,
+    client_lock_holds,
+    leaders_elected_by_a_majority,
+    no_grant_after_a_newer_leader,
+    one_holder_at_a_time,
+    one_vote_per_term,
+)
 from ._results import CheckFailed, GradeReport, SeedResult, TestResult
 from ._schedule import FaultSchedule
+from ._verdict_checks import answers_match, answers_never_change, no_value_given_twice
 from ._waits import first_event
 
 __all__ = [
     "CheckFailed",
     "Client",
+    "ClientHold",
     "FaultSchedule",
     "GradeOptions",
     "GradeReport",
@@ -40,9 +50,12 @@ __all__ = [
     "Op",
     "SeedResult",
     "TestResult",
+    "answers_match",
+    "answers_never_change",
     "at_most_one_holder",
     "at_most_one_per_term",
     "check_message_fates",
+    "client_lock_holds",
     "crashed_by_itself",
     "effects_from_status",
     "exactly_once",
@@ -53,8 +66,13 @@ __all__ = [
     "graded",
     "heal_time",
     "latency_percentile",
+    "leaders_elected_by_a_majority",
     "messages_per_operation",
     "no_crashes",
+    "no_grant_after_a_newer_leader",
+    "no_value_given_twice",
+    "one_holder_at_a_time",
+    "one_vote_per_term",
     "status_at",
     "within",
 ]

@@ -31,6 +31,8 @@ from grading import (
     Client,
     FaultSchedule,
     LabRun,
+    answers_match,
+    answers_never_change,
     crashed_by_itself,
     effects_from_status,
     exactly_once,
@@ -39,9 +41,9 @@ from grading import (
     first_event,
     graded,
     no_crashes,
+    no_value_given_twice,
     within,
 )
-from grading._verdict_checks import answers_match, answers_never_change, no_value_given_twice
 
 #: seconds a harness client waits for the front end's answer before it gives up (or asks again)
 CLIENT_TIMEOUT = 2.0

@@ -31,14 +31,12 @@ from grading import (
     faults,
     first_event,
     graded,
-    no_crashes,
-    within,
-)
-from grading._lock_checks import (
     leaders_elected_by_a_majority,
+    no_crashes,
     no_grant_after_a_newer_leader,
     one_holder_at_a_time,
     one_vote_per_term,
+    within,
 )
 
 #: seconds within which replicas that can talk must agree on a leader: a few election timeouts
