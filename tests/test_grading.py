@@ -33,6 +33,7 @@ def lab_zero() -> Lab:
     return next(lab for lab in LABS if lab.number == 0)
 
 
+@pytest.mark.lab_check
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
 def test_distlab_check_holds_for_every_lab(lab: Lab) -> None:
     """What ``distlab check`` proves, for every lab: the reference passes every test (at most
