@@ -35,14 +35,14 @@ from tui.replay import (
 
 
 def write_crash_trace(path: Path) -> list[TraceEvent]:
-    """Lab 0 in the simulator; the server crashes at 1 s and comes back at 2 s."""
-    spec = load_lab(labs_dir() / "00-ping").cluster_spec()
+    """Lab 0 in the simulator; the server crashes by itself after 0.2 s and comes back at 2 s."""
+    impl = Path(__file__).resolve().parent / "impls" / "server_fails_after_a_while.py"
+    spec = load_lab(labs_dir() / "00-ping").cluster_spec(impl)
 
     async def main() -> None:
         async with open_cluster(spec, seed=5, placement="sim", trace_path=path) as cluster:
-            await trio.sleep(1.0)
-            await cluster.crash("server")
-            await trio.sleep(1.0)
+            cluster.network.set_faults(delay=0.05)  # pings still coming after 1 s
+            await trio.sleep(2.0)
             await cluster.restart("server")
             await trio.sleep(1.0)
 

@@ -31,7 +31,15 @@ from distlab import read_trace
 from distlab._describe import describe
 from distlab._errors import DistlabError
 from distlab._labs import find_lab
-from distlab._trace import CHECK_FAILED, CRASH, RUN_END, TraceEvent, read_trace_file
+from distlab._trace import (
+    CHECK_FAILED,
+    CHECK_PASSED,
+    CRASH,
+    DELIBERATE_CRASH,
+    RUN_END,
+    TraceEvent,
+    read_trace_file,
+)
 from tui._model import ClusterModel
 from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
 
@@ -85,13 +93,19 @@ def cursor_at_time(events: Sequence[TraceEvent], t: float) -> int:
 def failure_cursor(events: Sequence[TraceEvent]) -> int | None:
     """The cursor just after the failure, or None if the trace shows none.
 
-    The failure is the grader's verdict (the first ``check_failed`` event) if the trace has one,
-    else the first ``crash``, else a ``run_end`` whose reason says the run failed.
+    The failure is the verdict (the first ``check_failed`` event) if the trace has one; a trace
+    whose verdict is a pass (``check_passed``) has none; else it is the first crash a node
+    brought on itself (a crash ordered on purpose is part of the story, not a failure), else a
+    ``run_end`` whose reason says the run failed.
     """
-    for kinds in ((CHECK_FAILED,), (CRASH,)):
-        for i, event in enumerate(events):
-            if event.kind in kinds:
-                return i + 1
+    for i, event in enumerate(events):
+        if event.kind == CHECK_FAILED:
+            return i + 1
+    if any(event.kind == CHECK_PASSED for event in events):
+        return None
+    for i, event in enumerate(events):
+        if event.kind == CRASH and not str(event.get("reason", "")).startswith(DELIBERATE_CRASH):
+            return i + 1
     for i, event in enumerate(events):
         if event.kind == RUN_END and FAILED_END.search(str(event.get("reason", ""))):
             return i + 1
