@@ -65,8 +65,6 @@ class LoopWatchdog:
         self._cpu_at_tick: float | None = None
         self._blocked_since: float | None = None
         self._reported = False  # the current silence was reported already
-        #: every hang seen so far: (the node, or None if not a node's code; where, in words)
-        self.hangs: list[tuple[str | None, str]] = []
 
     async def tick(self, also: Callable[[], None] | None = None) -> None:
         """Mark the loop alive (and call ``also``) every TICK_INTERVAL, forever."""
@@ -74,7 +72,9 @@ class LoopWatchdog:
         self._native_id = threading.get_native_id()
         while True:
             self._alive_at = time.monotonic()
-            self._cpu_at_tick = self._thread_cpu()
+            # The thread's own clock: no file to read ten times a second (the check reads /proc,
+            # in clock ticks: a few ms apart from this, against a bound of a second).
+            self._cpu_at_tick = time.thread_time()
             self._blocked_since = None
             self._reported = False
             if also is not None:
@@ -90,10 +90,6 @@ class LoopWatchdog:
                 self.check()
 
         threading.Thread(target=watch, name="distlab-watchdog", daemon=True).start()
-
-    def _thread_cpu(self) -> float | None:
-        stat = read_stat(os.getpid(), task=self._native_id) if self._native_id else None
-        return None if stat is None else stat.cpu_seconds
 
     def _stuck(self) -> bool:
         """Spinning (CPU since the last mark) or blocked (not runnable) for too long?"""
@@ -122,7 +118,6 @@ class LoopWatchdog:
         if self._reported or self.silent_for() < TICK_INTERVAL * 3 or not self._stuck():
             return None
         hang = where_stuck(sys._current_frames().get(thread.ident))
-        self.hangs.append(hang)
         self._reported = True  # once per silence: a call blocked in C stays stuck a while
         if hang[0] is not None:  # stuck in a node's code (never stop distlab's or trio's own)
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
