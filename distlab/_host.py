@@ -33,7 +33,6 @@ from types import FrameType
 from typing import Any
 
 import trio
-import trio.testing
 
 from ._errors import BodyNotJSONError, NodeError
 from ._framing import FrameDecoder, frame
@@ -218,6 +217,10 @@ class _Channel:
 
 
 async def _serve(setup: HostSetup, channel: _Channel, clock: _StepClock) -> None:
+    # Imported here, not at the top: trio.testing imports pytest, and every live node process
+    # imports this module (for where_stuck) without ever serving a step.
+    from trio.testing import wait_all_tasks_blocked
+
     with nondeterminism_probe() as calls:
         reported = 0
         compiled = len(compiled_files())  # the files compiled here (for the trusted side)
@@ -228,7 +231,7 @@ async def _serve(setup: HostSetup, channel: _Channel, clock: _StepClock) -> None
                 host.begin_step()
                 for item in request["inputs"]:
                     host.apply(item)
-                await trio.testing.wait_all_tasks_blocked()
+                await wait_all_tasks_blocked()
                 effects, host.effects = host.effects, []
                 new_calls = [c.describe() for c in calls[reported:]]
                 reported = len(calls)

@@ -16,8 +16,6 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +23,7 @@ import trio
 
 from ._child import EXIT_IMPORT_FAILED, EXIT_NODE_CRASHED, EXIT_STOPPED
 from ._fates import FateLedger
+from ._forkserver import ForkedProcess, fork_node_process
 from ._framing import FrameDecoder, frame
 from ._inprocess import InProcessDriver
 from ._loading import NodeRef, is_harness
@@ -42,7 +41,7 @@ STOP_GRACE_SECONDS = 3.0
 
 
 class _NodeProcess:
-    def __init__(self, name: str, incarnation: int, proc: trio.Process) -> None:
+    def __init__(self, name: str, incarnation: int, proc: ForkedProcess) -> None:
         self.name = name
         self.incarnation = incarnation
         self.proc = proc
@@ -116,13 +115,7 @@ class ProcessDriver:
         cmd_read, cmd_write = os.pipe()
         event_read, event_write = os.pipe()
         try:
-            proc = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "distlab._child", str(cmd_read), str(event_write)],
-                pass_fds=(cmd_read, event_write),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
+            proc = await fork_node_process(cmd_read, event_write)
         finally:
             os.close(cmd_read)
             os.close(event_write)
