@@ -115,9 +115,9 @@ def test_distlab_grade_zero_prints_full_marks_last(tmp_path: Path) -> None:
         "grade", "0", "--format", "json", "--output", str(out), "--traces", str(tmp_path / "traces")
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "Points 11/11"
+    assert result.stdout.strip().splitlines()[-1] == "Points 13/13"
     data = json.loads(out.read_text())
-    assert data["score"] == data["max_score"] == 11
+    assert data["score"] == data["max_score"] == 13
 
 
 def test_a_failing_grade_names_the_check_the_seed_the_trace_and_the_replay(
@@ -133,7 +133,7 @@ def test_a_failing_grade_names_the_check_the_seed_the_trace_and_the_replay(
         f"distlab grade 0 --test test_progress_survives_a_client_crash --seed 1 "
         f"--impl {mutant}" in text
     )
-    assert result.stdout.strip().splitlines()[-1] == "Points 8/11"
+    assert result.stdout.strip().splitlines()[-1] == "Points 10/13"
     # The replay command runs exactly that seed of that test again, and fails the same way.
     replay = distlab(
         "grade",

@@ -77,4 +77,4 @@ def test_handout_check_proves_the_handout_scores_zero_without_breaking_the_grade
         env={**os.environ, "COLUMNS": "160"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASS the handout scores 0 and every test fails cleanly: 0/11" in result.stdout
+    assert "PASS the handout scores 0 and every test fails cleanly: 0/13" in result.stdout

@@ -101,6 +101,38 @@ async def test_progress_survives_a_client_crash(run: LabRun) -> None:
             )
 
 
+@graded(points=2, seeds=30, budget=60)
+async def test_a_crash_right_after_a_ping_skips_no_pong(run: LabRun) -> None:
+    """The client crashes right after sending a ping, before its pong can arrive, and restarts:
+    it must ping that seq again (its progress may only count pongs it received)."""
+    async with run.cluster(config={"pings": 6}, delay=0.01) as cluster:
+        schedule = run.schedule(cluster)
+        async with schedule.running():
+            nth = run.random.randint(2, 5)
+            await schedule.fire(faults.crash_after("client", "ping", nth=nth))
+            with trio.move_on_after(10):
+                await cluster.wait_until(lambda: cluster.state("client") == "crashed")
+            no_crashes(cluster.trace.events)  # a crash point is deliberate; a bug is not
+            pings = ping_seqs(cluster, incarnation=1)
+            if cluster.state("client") != "crashed" or not pings:
+                raise CheckFailed(
+                    f"the client never sent its ping number {nth}: it was armed to crash right "
+                    f"after it (client {cluster.state('client')}, {len(pings)} pings sent)"
+                )
+            crashed_after = pings[-1]
+            await trio.sleep(run.random.uniform(0.1, 0.5))  # its pong arrives while it is down
+            await schedule.fire(faults.restart("client"))
+            await wait_until_done(cluster, 20)
+        missing = set(range(1, cluster.config["pings"] + 1)) - seqs_ponged(cluster)
+        if missing:
+            raise CheckFailed(
+                f"the client crashed right after sending ping {crashed_after}, before its pong "
+                f"could arrive; after the restart it reported done, but it never received a "
+                f"pong for ping(s) {sorted(missing)}: it saved progress for a pong it had not "
+                f"got yet (save a pong's seq only once the pong is back)"
+            )
+
+
 @graded(points=2, seeds=50, budget=60)
 async def test_the_client_waits_out_a_server_restart(run: LabRun) -> None:
     """The server is down for a second mid-run; the client keeps trying and then finishes."""
@@ -120,6 +152,12 @@ async def test_the_client_waits_out_a_server_restart(run: LabRun) -> None:
             predicate=lambda status: status.get("done") is True,
             what="the client to finish once the server was back",
         )
+        missing = set(range(1, cluster.config["pings"] + 1)) - seqs_ponged(cluster)
+        if missing:
+            raise CheckFailed(
+                f"the client reported done, but never received a pong for ping(s) "
+                f"{sorted(missing)}: while the server was down it gave up on them"
+            )
 
 
 @graded(points=1, seeds=20, budget=60, visibility="hidden")
