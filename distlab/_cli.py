@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         "your code, break its network, and watch it recover.",
     )
     parser.add_argument("--version", action="version", version=f"distlab {__version__}")
+    parser.add_argument(
+        "--labs",
+        type=Path,
+        metavar="DIR",
+        help="the folder of labs to use (default: a course's labs/ found from the current "
+        "folder up, else the labs that come with distlab)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     commands.add_parser(
@@ -264,6 +271,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--parallel", type=int, default=2, metavar="K", help="grading workers at once (default 2)"
     )
 
+    course = commands.add_parser(
+        "course",
+        help="build what students get: a course repository without the answer key",
+        description="Build a course from some labs. 'build' writes a student repository: per "
+        "lab its README, the handout (the solution with its marked blocks stubbed), the lab's "
+        "own nodes and demo, and its visible tests; distlab as a wheel in vendor/; a GitHub "
+        "Classroom workflow. No reference solution, mutant or hidden test is in it.",
+    )
+    course_commands = course.add_subparsers(dest="course_command", metavar="ACTION", required=True)
+    build = course_commands.add_parser(
+        "build",
+        help="write a student repository for some labs",
+        description="Write a student repository for the labs given into DIR (a new or empty "
+        "folder). Students run 'uv run distlab lab N' and 'uv run distlab grade N' in it.",
+    )
+    build.add_argument(
+        "--labs", dest="course_labs", required=True, metavar="N,M", help="the labs, e.g. 1,3"
+    )
+    build.add_argument("--output", type=Path, required=True, metavar="DIR", help="a new folder")
+
     replay = commands.add_parser(
         "replay",
         help="print a recorded trace as a readable timeline",
@@ -376,6 +403,8 @@ def _width(stream: TextIO) -> int | None:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.labs is not None:
+        os.environ["DISTLAB_LABS"] = str(args.labs.resolve())  # also for the grading workers
     console = Console(highlight=False, width=_width(sys.stdout))
     errors = Console(stderr=True, highlight=False, width=_width(sys.stderr))
     try:
@@ -398,6 +427,8 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "handout":
             return _handout(args, console)
+        if args.command == "course":
+            return _course(args, console)
         if args.placement == "sim":
             _fix_hash_seed(argv)
         return _run(args, console)
@@ -794,6 +825,25 @@ def _lab(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else random_seed()
     run_lab_app(lab, impl=args.impl, placement=placement, seed=seed)
+    return EXIT_OK
+
+
+# -- distlab course ---------------------------------------------------------------------------
+
+
+def _course(args: argparse.Namespace, console: Console) -> int:
+    from ._course import build_course
+
+    keys = [key.strip() for key in args.course_labs.split(",") if key.strip()]
+    labs = [find_lab(key) for key in keys]
+    written = build_course(labs, args.output)
+    console.print(f"wrote {len(written)} files to {args.output}:")
+    for lab in labs:
+        console.print(f"  labs/{lab.path.name}/  (lab {lab.number}: {escape(lab.title)})")
+    console.print(
+        "  vendor/, pyproject.toml, README.md, .github/workflows/classroom.yml\n"
+        f"try it: cd {args.output} && uv run distlab grade {labs[0].number}"
+    )
     return EXIT_OK
 
 

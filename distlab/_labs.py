@@ -147,14 +147,28 @@ class Lab:
 
 
 def labs_dir() -> Path:
-    """Where the labs are: ``$DISTLAB_LABS``; else the ``labs/`` folder of this source tree;
-    else, in an installed distlab, the labs the wheel carries (``distlab/labs``)."""
+    """Where the labs are, the first of: ``$DISTLAB_LABS`` (``distlab --labs DIR`` sets it); a
+    course's ``labs/`` folder, found from the current folder up (a folder of lab folders, as
+    ``distlab course build`` writes); the ``labs/`` folder of this source tree; the labs an
+    installed distlab carries (``distlab/labs``)."""
     env = os.environ.get("DISTLAB_LABS")
     if env:
         return Path(env)
+    course = course_labs(Path.cwd())
+    if course is not None:
+        return course
     package = Path(__file__).resolve().parent
     source_tree = package.parent / "labs"
     return source_tree if source_tree.is_dir() else package / "labs"
+
+
+def course_labs(start: Path) -> Path | None:
+    """The nearest ``labs/`` folder holding a lab (``NN-slug/lab.toml``), from ``start`` up."""
+    for folder in (start, *start.parents):
+        candidate = folder / "labs"
+        if candidate.is_dir() and any(candidate.glob(f"[0-9]*-*/{SPEC_FILE}")):
+            return candidate
+    return None
 
 
 def _field(spec: Mapping[str, Any], key: str, kind: type, where: Path) -> Any:
@@ -235,7 +249,10 @@ def _mutants(path: Path, spec_path: Path, table: Mapping[str, Any]) -> dict[Path
 def list_labs(root: Path | None = None) -> list[Lab]:
     root = root or labs_dir()
     if not root.is_dir():
-        raise LabNotFoundError(f"no labs folder at {root} (set DISTLAB_LABS to the labs folder)")
+        raise LabNotFoundError(
+            f"no labs folder at {root}: run distlab in a course's folder, or name the folder "
+            "of labs with --labs DIR"
+        )
     return sorted(
         (load_lab(p) for p in root.iterdir() if (p / SPEC_FILE).is_file()),
         key=lambda lab: lab.number,
