@@ -290,6 +290,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--labs", dest="course_labs", required=True, metavar="N,M", help="the labs, e.g. 1,3"
     )
     build.add_argument("--output", type=Path, required=True, metavar="DIR", help="a new folder")
+    gradescope = course_commands.add_parser(
+        "gradescope",
+        help="write a Gradescope autograder zip for one lab",
+        description="Write a Gradescope autograder (.zip): setup.sh, run_autograder, the lab "
+        "with every test (hidden ones too) and no solution or mutant, distlab as a wheel. "
+        "Students submit the lab's file under its course name (e.g. sum.py for lab 1).",
+    )
+    gradescope.add_argument(
+        "--labs", dest="course_labs", required=True, metavar="N", help="the lab, e.g. 1"
+    )
+    gradescope.add_argument(
+        "--output", type=Path, required=True, metavar="ZIP", help="e.g. autograder.zip"
+    )
 
     replay = commands.add_parser(
         "replay",
@@ -832,10 +845,19 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _course(args: argparse.Namespace, console: Console) -> int:
-    from ._course import build_course
+    from ._course import build_course, build_gradescope, student_file_name
 
     keys = [key.strip() for key in args.course_labs.split(",") if key.strip()]
     labs = [find_lab(key) for key in keys]
+    if args.course_command == "gradescope":
+        if len(labs) != 1:
+            raise ConfigError("a Gradescope autograder grades one lab: give --labs N")
+        build_gradescope(labs[0], args.output)
+        console.print(
+            f"wrote {args.output}: upload it as the autograder; students submit "
+            f"{student_file_name(labs[0])}"
+        )
+        return EXIT_OK
     written = build_course(labs, args.output)
     console.print(f"wrote {len(written)} files to {args.output}:")
     for lab in labs:

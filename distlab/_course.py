@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -101,8 +102,9 @@ def student_spec(text: str, student_file: str) -> str:
     return spec
 
 
-def write_student_lab(lab: Lab, dest: Path) -> None:
-    """Copy ``lab`` for students into ``dest`` (see the module's doc for what goes in)."""
+def write_student_lab(lab: Lab, dest: Path, *, hidden_tests: bool = False) -> None:
+    """Copy ``lab`` for students into ``dest`` (see the module's doc for what goes in); with
+    ``hidden_tests``, every test stays (for an autograder students never see)."""
     if lab.solution.parent != lab.path:
         raise ConfigError(f"{lab.path / SPEC_FILE}: the solution must be in the lab's folder")
     dest.mkdir(parents=True)
@@ -121,7 +123,7 @@ def write_student_lab(lab: Lab, dest: Path) -> None:
             text = student_spec(str(text), student_file)
         elif relative == Path("README.md"):
             text = student_readme(str(text))
-        elif relative.parts[0] == "tests" and path.suffix == ".py":
+        elif relative.parts[0] == "tests" and path.suffix == ".py" and not hidden_tests:
             text = visible_tests_only(str(text), name=str(path))
         if text is None:
             shutil.copyfile(path, target)
@@ -137,10 +139,13 @@ def write_student_lab(lab: Lab, dest: Path) -> None:
 _DISTINCT = 20
 
 
-def answer_key_leaks(labs: list[Lab], output: Path) -> list[str]:
-    """Every place in ``output`` (files, and members of the archives among them) that holds a
-    reference solution, a mutant or a hidden test of ``labs``: by name, or by a line of their
-    code that no public file of the lab has. Empty when the course is clean."""
+def answer_key_leaks(
+    labs: list[Lab], output: Path, *, hidden_tests_allowed: bool = False
+) -> list[str]:
+    """Every place in ``output`` (a folder or a file: its files, and the members of the archives
+    among them) that holds a
+    reference solution, a mutant or (unless allowed) a hidden test of ``labs``: by name, or by
+    a line of their code that no public file of the lab has. Empty when the course is clean."""
     answers: set[str] = set()
     public: set[str] = set()  # what students may see: the handouts, the labs' other files...
     hidden: set[str] = set()
@@ -155,8 +160,9 @@ def answer_key_leaks(labs: list[Lab], output: Path) -> list[str]:
                 continue
             text = path.read_text(encoding="utf-8")
             if "tests" in path.relative_to(lab.path).parts and path.suffix == ".py":
-                hidden |= hidden_test_names(text)
-                text = visible_tests_only(text)
+                if not hidden_tests_allowed:
+                    hidden |= hidden_test_names(text)
+                    text = visible_tests_only(text)
             elif path.name == "README.md":
                 text = student_readme(text)
             public |= _lines(text)
@@ -180,12 +186,14 @@ def _lines(text: str) -> set[str]:
     return {line.strip() for line in text.splitlines() if line.strip()}
 
 
-def _contents(folder: Path) -> Iterator[tuple[str, bytes]]:
-    """Every file below ``folder``, and every member of each zip archive (wheels too)."""
-    for path in sorted(folder.rglob("*")):
+def _contents(where: Path) -> Iterator[tuple[str, bytes]]:
+    """The file ``where``, or every file below the folder ``where``; and every member of each
+    zip archive among them (wheels too)."""
+    paths = [where] if where.is_file() else sorted(where.rglob("*"))
+    for path in paths:
         if not path.is_file():
             continue
-        name = path.relative_to(folder).as_posix()
+        name = path.name if path == where else path.relative_to(where).as_posix()
         data = path.read_bytes()
         yield name, data
         if zipfile.is_zipfile(path):
@@ -223,6 +231,73 @@ def build_course(labs: list[Lab], output: Path) -> list[Path]:
             "not hand it out: " + "; ".join(leaks[:5])
         )
     return sorted(p.relative_to(output) for p in output.rglob("*") if p.is_file())
+
+
+def build_gradescope(lab: Lab, output: Path) -> Path:
+    """Write a Gradescope autograder zip for ``lab``: ``setup.sh``, ``run_autograder``, the lab
+    with all its tests (hidden ones too) and no solution or mutant, distlab as a wheel."""
+    if output.suffix != ".zip":
+        raise ConfigError(f"{output}: an autograder is a .zip file; name it e.g. autograder.zip")
+    if output.exists():
+        raise ConfigError(f"{output} exists already: remove it, or choose another name")
+    with tempfile.TemporaryDirectory(prefix="distlab-gradescope-") as scratch:
+        source = Path(scratch)
+        write_student_lab(lab, source / "labs" / lab.path.name, hidden_tests=True)
+        wheel = build_wheel(source / "vendor")
+        (source / "pyproject.toml").write_text(_pyproject(wheel.name), encoding="utf-8")
+        (source / "setup.sh").write_text(_SETUP, encoding="utf-8")
+        (source / "run_autograder").write_text(_run_autograder(lab), encoding="utf-8")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(source.rglob("*")):
+                if path.is_file():
+                    entry = zipfile.ZipInfo(path.relative_to(source).as_posix())
+                    executable = path.name in ("setup.sh", "run_autograder")
+                    entry.external_attr = (0o755 if executable else 0o644) << 16
+                    entry.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(entry, path.read_bytes())
+    leaks = answer_key_leaks([lab], output, hidden_tests_allowed=True)
+    if leaks:
+        output.unlink()
+        raise ConfigError(f"{output}: the autograder held parts of the answer key: {leaks[0]}")
+    return output
+
+
+#: Gradescope's setup: distlab and its dependencies, installed once when the image is built
+_SETUP = """\
+#!/usr/bin/env bash
+set -euo pipefail
+apt-get update
+apt-get install -y python3 python3-pip python3-venv
+python3 -m pip install --break-system-packages uv || python3 -m pip install uv
+cd /autograder/source
+uv sync  # distlab from vendor/, and what it needs
+"""
+
+
+def _run_autograder(lab: Lab) -> str:
+    student_file = student_file_name(lab)
+    return f"""\
+#!/usr/bin/env bash
+# Grades the submitted {student_file} with lab {lab.number}'s tests. The grader alone writes
+# results.json (it always does, also when the file is missing or broken); a file already there
+# is removed first, so nothing else can stand in for it.
+set -uo pipefail
+root="${{AUTOGRADER_ROOT:-/autograder}}"
+cd "$root/source"
+mkdir -p "$root/results"
+rm -f "$root/results/results.json"
+.venv/bin/python -m distlab grade {lab.number} \\
+    --impl "$root/submission/{student_file}" \\
+    --parallel 2 \\
+    --format gradescope --output "$root/results/results.json"
+code=$?
+# 0: full marks, 1: fewer points; both are grades. Anything else is distlab failing.
+if [ "$code" -gt 1 ] || [ ! -s "$root/results/results.json" ]; then
+    echo "distlab grade exited with $code" >&2
+    exit 1
+fi
+"""
 
 
 def _pyproject(wheel_name: str) -> str:

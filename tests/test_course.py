@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,12 +10,14 @@ import sys
 import sysconfig
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from distlab._course import (
     answer_key_leaks,
     build_course,
+    build_gradescope,
     hidden_test_names,
     student_spec,
     visible_tests_only,
@@ -147,12 +150,8 @@ def test_students_grade_their_own_file_from_the_course_folder(tmp_path: Path) ->
     assert listed.stdout.split() == ["0", "00-ping", *lab.title.split()]
 
 
-def test_the_vendored_wheel_works_in_a_fresh_environment(tmp_path: Path) -> None:
-    lab = find_lab("0", ROOT / "labs")
-    course = tmp_path / "course"
-    build_course([lab], course)
-    (course / "labs" / "00-ping" / "ping.py").write_text(lab.solution.read_text())
-    venv = tmp_path / "venv"
+def _install_wheel(wheel: Path, venv: Path) -> tuple[str, str]:
+    """A fresh venv with ``wheel`` in it: its python, and its site-packages folder."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     site = subprocess.run(
@@ -161,10 +160,20 @@ def test_the_vendored_wheel_works_in_a_fresh_environment(tmp_path: Path) -> None
         text=True,
         check=True,
     ).stdout.strip()
-    with zipfile.ZipFile(next((course / "vendor").glob("*.whl"))) as wheel:
-        wheel.extractall(site)  # what an installer does with a pure-Python wheel
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)  # what an installer does with a pure-Python wheel
     # Its dependencies (trio, rich, textual) from this environment: no index needed here.
     Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python, site
+
+
+def test_the_vendored_wheel_works_in_a_fresh_environment(tmp_path: Path) -> None:
+    lab = find_lab("0", ROOT / "labs")
+    course = tmp_path / "course"
+    build_course([lab], course)
+    (course / "labs" / "00-ping" / "ping.py").write_text(lab.solution.read_text())
+    venv = tmp_path / "venv"
+    python, site = _install_wheel(next((course / "vendor").glob("*.whl")), venv)
     where = subprocess.run(
         [python, "-c", "import distlab; print(distlab.__file__)"],
         capture_output=True,
@@ -180,3 +189,48 @@ def test_the_vendored_wheel_works_in_a_fresh_environment(tmp_path: Path) -> None
     shutil.rmtree(course / "labs")
     lost = _run("list", cwd=tmp_path, python=python)
     assert lost.returncode == 2 and "no labs folder" in lost.stderr
+
+
+def test_the_gradescope_autograder_grades_only_through_the_grader(tmp_path: Path) -> None:
+    lab = find_lab("0", ROOT / "labs")
+    autograder = tmp_path / "autograder.zip"
+    build_gradescope(lab, autograder)
+    assert answer_key_leaks([lab], autograder, hidden_tests_allowed=True) == []
+    root = tmp_path / "autograder"
+    source = root / "source"
+    with zipfile.ZipFile(autograder) as archive:
+        names = archive.namelist()
+        archive.extractall(source)
+        modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
+    assert "labs/00-ping/tests/test_ping.py" in names and "setup.sh" in names
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    assert hidden_test_names((source / "labs/00-ping/tests/test_ping.py").read_text())
+    assert not [n for n in names if "solution" in n or "mutants" in n]
+    _install_wheel(next((source / "vendor").glob("*.whl")), source / ".venv")
+    (root / "submission").mkdir()
+    results = root / "results" / "results.json"
+
+    def grade(submitted: str) -> dict[str, Any]:
+        (root / "submission" / "ping.py").write_text(submitted)
+        done = subprocess.run(
+            ["bash", str(source / "run_autograder")],
+            env={**os.environ, "AUTOGRADER_ROOT": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(results.read_text())  # type: ignore[no-any-return]
+
+    assert grade(lab.solution.read_text())["score"] == 13
+    results.write_text('{"score": 13}')  # forged before grading: the grader's file replaces it
+    assert grade((source / "labs/00-ping/ping.py").read_text())["score"] == 0
+    mutant = ROOT / "labs/00-ping/mutants/forgets_progress.py"
+    # A mutant as a student would submit it: one file (it loads the reference from where it is).
+    copy = mutant.read_text().replace(
+        'Path(__file__).resolve().parent.parent / "solution.py"', f"Path({str(lab.solution)!r})"
+    )
+    scored = grade(copy)
+    failed = {t["name"] for t in scored["tests"] if t["score"] == 0}
+    assert failed == {"test_progress_survives_a_client_crash"}
