@@ -26,7 +26,7 @@ from ._describe import (
 )
 from ._errors import ConfigError, DistlabError
 from ._faults import FaultState, LinkFaults
-from ._labs import find_lab, list_labs
+from ._labs import find_lab, survey_labs
 from ._runs import RunOutcome, RunRequest, execute, first_difference
 from ._trace import EVENT_KINDS, TraceEvent, read_trace_file
 from ._version import __version__
@@ -422,7 +422,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     errors = Console(stderr=True, highlight=False, width=_width(sys.stderr))
     try:
         if args.command == "list":
-            return _list(console)
+            return _list(console, errors)
         if args.command == "replay":
             return _replay(args, console)
         if args.command == "grade":
@@ -465,12 +465,14 @@ def _fix_hash_seed(argv: Sequence[str] | None) -> None:
     )
 
 
-def _list(console: Console) -> int:
-    labs = list_labs()
+def _list(console: Console, errors: Console) -> int:
+    labs, broken = survey_labs()
     width = max((len(lab.slug) for lab in labs), default=0)
     for lab in labs:
         console.print(f"{lab.number:>3}  {lab.slug:<{width}}  {lab.title}", soft_wrap=True)
-    return EXIT_OK
+    for folder, exc in broken:
+        errors.print(f"[bold red]broken lab {folder.name}:[/] {escape(str(exc))}", soft_wrap=True)
+    return EXIT_FAILED if broken else EXIT_OK
 
 
 # -- distlab run ------------------------------------------------------------------------------

@@ -247,16 +247,29 @@ def _mutants(path: Path, spec_path: Path, table: Mapping[str, Any]) -> dict[Path
 
 
 def list_labs(root: Path | None = None) -> list[Lab]:
+    """Every lab in ``root`` (default: :func:`labs_dir`); a broken one raises its error."""
+    labs, broken = survey_labs(root)
+    if broken:
+        raise broken[0][1]
+    return labs
+
+
+def survey_labs(root: Path | None = None) -> tuple[list[Lab], list[tuple[Path, ConfigError]]]:
+    """The labs that load, and each folder whose lab.toml does not with its error: one broken
+    lab does not hide the others."""
     root = root or labs_dir()
     if not root.is_dir():
         raise LabNotFoundError(
             f"no labs folder at {root}: run distlab in a course's folder, or name the folder "
             "of labs with --labs DIR"
         )
-    return sorted(
-        (load_lab(p) for p in root.iterdir() if (p / SPEC_FILE).is_file()),
-        key=lambda lab: lab.number,
-    )
+    labs, broken = [], []
+    for folder in sorted(p for p in root.iterdir() if (p / SPEC_FILE).is_file()):
+        try:
+            labs.append(load_lab(folder))
+        except ConfigError as exc:
+            broken.append((folder, exc))
+    return sorted(labs, key=lambda lab: lab.number), broken
 
 
 def find_lab(key: str, root: Path | None = None) -> Lab:
@@ -272,6 +285,6 @@ def find_lab(key: str, root: Path | None = None) -> Lab:
         )
         if matches and (folder / SPEC_FILE).is_file():
             return load_lab(folder)
-    labs = list_labs(root)
+    labs, _ = survey_labs(root)
     known = ", ".join(f"{lab.number} ({lab.slug})" for lab in labs)
     raise LabNotFoundError(f"no lab {key!r}; the labs are: {known}. See `distlab list`.")

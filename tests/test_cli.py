@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -273,3 +274,14 @@ def test_every_labs_demo_passes_in_every_placement(lab: str, placement: list[str
     result = distlab("run", lab, "--quiet", *placement)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout
+
+
+def test_one_broken_lab_does_not_hide_the_others_from_list(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "labs" / "00-ping", tmp_path / "00-ping")
+    (tmp_path / "05-bad").mkdir()
+    (tmp_path / "05-bad" / "lab.toml").write_text("title = \n")
+    result = distlab("--labs", str(tmp_path), "list")
+    assert result.returncode == 1
+    assert "00-ping  Ping: retry until the server answers" in result.stdout
+    assert "broken lab 05-bad:" in result.stderr and "not valid TOML" in result.stderr
+    assert distlab("--labs", str(tmp_path), "run", "0", "--sim", "--seed", "1").returncode == 0
