@@ -1,9 +1,11 @@
 """``distlab lab LAB``: watch a lab's cluster live, and break it with a key.
 
-The cluster runs in this process as a trio guest on Textual's loop (``tui._bridge``). Its events
-pile up in a list; about 15 times a second the app folds them into a ``ClusterModel`` and redraws
-the widgets from it (``tui.widgets``), so a busy cluster never waits on the screen. Keys send
-commands the other way; a refused command shows as a notification.
+In live placements the cluster runs in a process of its own (``tui._process_bridge``), so that
+it has a core of its own; in the simulator, in a thread of this process, on virtual time that
+the screen paces (``tui._bridge``). Either way its events pile up in a list; about 15 times a
+second the app folds them into a ``ClusterModel`` and redraws the widgets from it
+(``tui.widgets``), so a busy cluster never waits on the screen. Keys send commands the other
+way; a refused command shows as a notification.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from grading._graded import GradedTest
 from grading._grader import discover
 from tui._bridge import ClusterBridge, GradedVerdict, run_graded_test
 from tui._model import ClusterModel
+from tui._process_bridge import ProcessBridge
 from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
 
 REFRESH_INTERVAL = 1 / 15  # seconds between redraws: batching is what keeps the cluster fast
@@ -105,7 +108,10 @@ class LabApp(App[None]):
         self.lab = lab
         self.impl = impl
         self.seed = seed
-        self.bridge = ClusterBridge(lab, impl=impl, placement=placement, seed=seed, rate=rate)
+        bridge = ClusterBridge if placement == "sim" else ProcessBridge
+        self.bridge: ClusterBridge | ProcessBridge = bridge(
+            lab, impl=impl, placement=placement, seed=seed, rate=rate
+        )
         self.model = ClusterModel()
         #: The last graded test's verdict (None until one has run).
         self.test_verdict: GradedVerdict | None = None
@@ -130,12 +136,13 @@ class LabApp(App[None]):
         """Fold the events since the last refresh into the model and redraw (on a timer)."""
         if not self.is_running:  # events may still arrive while the widgets are being removed
             return
-        events = self.bridge.take_events()
-        if events:
-            self.model.apply_all(events)
+        # A hang first: the crash that stops the hung node comes after it, and must win.
         hung = self.bridge.check_alive()
         if hung is not None and self.bridge.hung_node is not None:
             self.model.mark_hung(self.bridge.hung_node, hung)
+        events = self.bridge.take_events()
+        if events:
+            self.model.apply_all(events)
         now = self.bridge.now()
         if now is not None:
             self.model.advance(now)  # so a quiet cluster shows 0 msg/s, not the past
