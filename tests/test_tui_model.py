@@ -125,3 +125,27 @@ def test_lanes_and_labels_shorten_names_and_types_without_losing_what_tells_them
     labels = [spacetime.short_name(name, 2) for name in names]
     assert labels == ["r1", "r2", "r3", "r4", "r5", "c1", "c2"]  # never "r r r r r c c"
     assert spacetime.short_type("heartbeat_ack", 10) == "heartb_ack"  # not "heartbeat_"
+
+
+def test_lane_labels_take_two_rows_rather_than_lose_the_names() -> None:
+    from itertools import pairwise
+
+    from tui.widgets._spacetime import lane_labels, lane_positions
+
+    names = [f"replica-{i}" for i in range(1, 6)] + ["client-1", "client-2"]
+
+    def labels(width: int) -> tuple[list[str], set[int]]:
+        placed = lane_labels(names, lane_positions(len(names), width), width)
+        return [label for _, _, label in placed], {row for row, _, _ in placed}
+
+    # Lanes three columns apart: one row of "r1".
+    assert labels(21) == (["r1", "r2", "r3", "r4", "r5", "c1", "c2"], {0})
+    # Two apart (7 nodes at 80 columns): "1 2 3 4 5 1 2" on one row; on two, the roles stay.
+    assert labels(19) == (["re-1", "re-2", "re-3", "re-4", "re-5", "cl-1", "cl-2"], {0, 1})
+    for width in (14, 19, 25, 40, 80):
+        placed = lane_labels(names, lane_positions(len(names), width), width)
+        for x, (_row, start, label) in zip(lane_positions(len(names), width), placed, strict=True):
+            assert start <= x < start + len(label) <= width  # over its own lane
+        for row in (0, 1):  # a space between two labels of a row
+            spans = sorted((start, start + len(label)) for r, start, label in placed if r == row)
+            assert all(end < next_start for (_, end), (next_start, _) in pairwise(spans))

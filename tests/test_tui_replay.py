@@ -7,15 +7,18 @@ Pilot tests are sync functions that call ``asyncio.run``: pytest-trio's trio_mod
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+from textual.widgets import RichLog
 
 from bench.tui import write_lab0_trace
 from distlab import TraceEvent, open_cluster, read_trace, run_simulated
+from distlab._describe import describe
 from distlab._labs import find_lab, labs_dir, load_lab
 from distlab._trace import CHECK_FAILED, CRASH, RUN_END
 from tui._model import ClusterModel
@@ -30,6 +33,7 @@ from tui.replay import (
     model_at,
     time_at,
 )
+from tui.widgets import EventLog, NodesTable, SpaceTime
 
 # -- traces -------------------------------------------------------------------------------------
 
@@ -424,3 +428,172 @@ def test_a_replay_shows_the_columns_of_the_lab_its_trace_came_from() -> None:
     assert lab_columns([event(1, 0.0, "run_start", lab="99-gone", seed=1)]) == ()  # not here
     assert lab_columns([event(1, 0.0, "run_start", seed=1)]) == ()  # not a lab's nodes
     assert lab_columns([]) == ()
+
+
+# -- the event log follows the cursor -------------------------------------------------------------
+
+
+def cursor_line(app: ReplayApp) -> int:
+    """The event log's line where the cursor's event starts (the last line that starts it)."""
+    first = describe(app.events[app.cursor - 1]).plain.split("\n")[0]
+    lines = [line.text.rstrip() for line in app.query_one("#event-lines", RichLog).lines]
+    starts = [i for i, text in enumerate(lines) if len(text) >= 20 and first.startswith(text)]
+    assert starts, f"the cursor's event is not in the log: {first!r}"
+    return starts[-1]
+
+
+def cursor_event_in_view(app: ReplayApp) -> bool:
+    """Is the first line of the cursor's event on the event log's screen?"""
+    log = app.query_one("#event-lines", RichLog)
+    top = round(log.scroll_y)
+    return top <= cursor_line(app) < top + log.scrollable_content_region.height
+
+
+def test_the_event_log_follows_the_cursor_even_when_scrolled_up(
+    lab0: tuple[Path, list[TraceEvent]],
+) -> None:
+    path, events = lab0
+    app = ReplayApp(path)
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            log = app.query_one("#event-lines", RichLog)
+            for key, cursor in [
+                ("pagedown", BIG_STEP),
+                ("right", BIG_STEP + 1),
+                ("pagedown", 2 * BIG_STEP + 1),
+                ("left", 2 * BIG_STEP),
+                ("pageup", BIG_STEP),
+                ("end", len(events)),
+            ]:
+                # The student scrolled the log up to read: the cursor's event is off-screen.
+                log.scroll_home(animate=False, immediate=True)
+                await pilot.pause()
+                if app.cursor:
+                    assert not cursor_event_in_view(app), key
+                await pilot.press(key)
+                await pilot.pause()
+                assert app.cursor == cursor
+                assert cursor_event_in_view(app), key
+                assert app.query_one(EventLog).border_subtitle == ""  # not held
+
+    asyncio.run(go())
+
+
+def test_f_shows_the_crash_in_the_event_log_from_its_first_line(
+    crashes: tuple[Path, list[TraceEvent]],
+) -> None:
+    """A crash takes many lines (its traceback): the log shows where it starts, not its end."""
+    path, events = crashes
+    app = ReplayApp(path)
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("end", "f")
+            await pilot.pause()
+            assert app.cursor == failure_cursor(events)
+            log = app.query_one("#event-lines", RichLog)
+            crash_lines = len(log.lines) - cursor_line(app)
+            assert crash_lines > log.scrollable_content_region.height  # taller than the log
+            assert cursor_event_in_view(app)
+            await pilot.press("right")  # and the next event is in view again, at the end
+            await pilot.pause()
+            assert cursor_event_in_view(app)
+            assert log.scroll_y == log.max_scroll_y
+
+    asyncio.run(go())
+
+
+# -- lane labels on narrow screens ----------------------------------------------------------------
+
+
+def lab_trace(number: str, messages: int = 40) -> list[TraceEvent]:
+    """A trace with the nodes of lab ``number`` (as its run_start names them), each started,
+    then ``messages`` messages between them, each delivered."""
+    lab = find_lab(number)
+    roles = {name: role.role for role in lab.roles for name in role.node_names()}
+    faults = {"default": {}, "overrides": [], "cuts": []}
+    start = {"lab": lab.slug, "seed": 1, "placement": "sim", "nodes": roles, "faults": faults}
+    events = [event(1, 0.0, "run_start", **start, config={}, summary="")]
+    for name, role in roles.items():
+        events.append(
+            event(
+                len(events) + 1, 0.0, "start", node=name, role=role, incarnation=1, cls="N", port=1
+            )
+        )
+    names = list(roles)
+    for i in range(messages):
+        src, dest = names[i % len(names)], names[(3 * i + 1) % len(names)]
+        mid, t = f"{src}/1/{i}", 0.1 * (i + 1)
+        events.append(
+            event(len(events) + 1, t, "send", src=src, dest=dest, mid=mid, body={"type": "ping"})
+        )
+        events.append(
+            event(
+                len(events) + 1,
+                t + 0.01,
+                "deliver",
+                src=src,
+                dest=dest,
+                mid=mid,
+                type="ping",
+                copy=0,
+            )
+        )
+    return events
+
+
+def header_labels(app: ReplayApp) -> list[tuple[int, str]]:
+    """The space-time view's lane labels, as (first column, label), left to right: the words of
+    the rows above the first message."""
+    view = app.query_one(SpaceTime)
+    labels: list[tuple[int, str]] = []
+    for y in range(view.content_size.height):
+        row = view.render_line(y).text
+        if "●" in row or "↺" in row:  # a message: the header is above
+            break
+        labels += [(m.start(), m.group()) for m in re.finditer(r"[\w-]+", row)]
+    return sorted(labels)
+
+
+def recognisable(label: str, name: str, role: str) -> bool:
+    """Does ``label`` name node ``name`` of ``role``: its number and its role's first letters?"""
+    number = name.removeprefix(role).lstrip("-")
+    if not number:  # the only node of its role: a prefix of its name
+        return name.startswith(label)
+    return label.endswith(number) and label[0] == role[0]
+
+
+@pytest.mark.parametrize("number", ["4", "3"])
+@pytest.mark.parametrize("size", [(80, 24), (80, 40)])
+def test_at_80_columns_every_lane_is_named_apart(number: str, size: tuple[int, int]) -> None:
+    """Lab 4's five replicas and two clients, lab 3's eight nodes: at 80 columns each lane's label
+    is its own and names its node (``re-1``, ``cl-2``, ``j-3``), never ``1 2 3 4 5 1 2``."""
+    events = lab_trace(number)
+    roles: dict[str, str] = events[0]["nodes"]
+    app = ReplayApp(Path("lab.jsonl"), events, cursor=len(events))
+
+    async def go() -> None:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            assert app.cursor == len(events)
+            labels = [label for _, label in header_labels(app)]
+            assert len(labels) == len(roles) and len(set(labels)) == len(labels), labels
+            # Lanes are in the order of the nodes, and so are their labels, left to right.
+            for label, (name, role) in zip(labels, roles.items(), strict=True):
+                assert recognisable(label, name, role), (label, name, labels)
+            # The node selected in the nodes table (which has its full name) stands out.
+            await pilot.press("down")
+            await pilot.pause()
+            selected = app.query_one(NodesTable).selected_node
+            assert selected == list(roles)[1]
+            view = app.query_one(SpaceTime)
+            reversed_text = "".join(
+                segment.text
+                for y in range(3)
+                for segment in view.render_line(y)
+                if segment.style is not None and segment.style.reverse
+            )
+            assert reversed_text == labels[1], (reversed_text, labels)
+
+    asyncio.run(go())

@@ -393,7 +393,9 @@ class ReplayApp(App[None]):
 
     def show(self) -> None:
         """Redraw every widget from the model at the cursor."""
-        self.query_one(ClusterPanes).show(self.model)
+        # The event log follows the cursor: its newest event is the cursor's, brought into view
+        # even if the student had scrolled the log up (moving the cursor asks to see it).
+        self.query_one(ClusterPanes).show(self.model, follow=True)
         self.query_one(Scrubber).point(
             self.cursor,
             len(self.events),

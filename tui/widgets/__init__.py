@@ -17,14 +17,18 @@ correctly; the event log then rewrites itself from scratch.
   node is selected at start; arrow keys and the mouse move it when the table has the focus.
 - ``SpaceTime``: one lane per node, one row per recent message copy (delivered, in flight,
   dropped, lost, duplicate). ``draw_space_time(model, width, height)`` is the pure drawing.
+  Lane labels are names shortened to fit (``rep-1``, ``r1``), on two staggered rows when one
+  row would no longer tell nodes apart; the node selected in the nodes table stands out.
 - ``EventLog``: recent events in words under a filter line. ``set_filter("client -timer")``
   filters from code, ``focus_filter()`` lets the student type one (Enter/Escape leave it).
-  While the log is scrolled up it holds still, and catches up when scrolled to the end.
-  ``EventFilter`` is the pure filter.
-- ``NetworkPanel``: the faults in force, partitions, message totals and rate.
+  While the log is scrolled up it holds still, and catches up when scrolled to the end;
+  ``show(model, follow=True)`` (the replay's cursor moved) scrolls to the newest event anyway,
+  from its first line. ``EventFilter`` is the pure filter.
+- ``NetworkPanel``: the faults in force, partitions, message totals and rate; large counts
+  shorten (``1.2M``) so that no row wraps.
 - ``HelpScreen(bindings, extra=...)``: a modal listing keys; any key closes it.
 - ``ClusterPanes``: the four views above laid out as both screens show them;
-  ``panes.show(model)`` redraws them all.
+  ``panes.show(model)`` redraws them all (``follow=True``: as the event log's).
 - ``KeysFooter()``: Textual's ``Footer`` on two rows, so that every binding fits in 80 columns.
 
 Each widget's CSS is beside it (``DEFAULT_CSS``); they all draw a rounded border with a title.

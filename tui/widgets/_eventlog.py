@@ -96,6 +96,8 @@ class EventLog(Vertical):
     ``show(model)`` writes the events that are new since the last call (all of them again when the
     model is a different one, or went back in time, as in a replay); while the student has
     scrolled the log up, it holds still and catches up when scrolled back to the end.
+    ``show(model, follow=True)`` (a replay's cursor moved) writes and scrolls even then, so that
+    the newest event, the one at the cursor, is in view from its first line.
     ``set_filter(text)`` filters from code; ``focus_filter()`` puts the cursor in the filter
     line, and Enter or Escape there gives the focus back to where it was.
     """
@@ -124,6 +126,9 @@ class EventLog(Vertical):
         self._focus_before: Widget | None = None
         #: where the log was scrolled to by the last write: above it, the student scrolled up
         self._followed_y = 0.0
+        #: lines the newest event written takes at the end of the log (None: not known yet, the
+        #: log has no size and defers its writes)
+        self._newest_lines: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -135,14 +140,20 @@ class EventLog(Vertical):
 
     # -- showing -------------------------------------------------------------------------------
 
-    def show(self, model: ClusterModel) -> None:
+    def show(self, model: ClusterModel, *, follow: bool = False) -> None:
+        """Write what is new in ``model``; ``follow``: even if the student scrolled up."""
         log = self.query_one(RichLog)
         if model is not self._model or model.last_seq < self._shown_seq:
             self._model = model
             self._refilter(model)
             log.clear()
+            self._newest_lines = None
             new = list(model.events)
-        elif log.lines and log.scroll_target_y < min(log.max_scroll_y, self._followed_y):
+        elif (
+            not follow
+            and log.lines
+            and log.scroll_target_y < min(log.max_scroll_y, self._followed_y)
+        ):
             # The student scrolled up to read (above where the last write left the end: the
             # end itself moves when the lines are wrapped anew, as the screen finds its size):
             # hold the page still (events keep in the model, and are written once the log is
@@ -153,7 +164,9 @@ class EventLog(Vertical):
             new = self._events_after(model, self._shown_seq)
         self.border_subtitle = ""
         self._shown_seq = model.last_seq
-        self._write([e for e in new if self.filter.keeps(e)])
+        written = self._write([e for e in new if self.filter.keeps(e)])
+        if follow and not written:  # scrolled up, then a step to an event the filter hides
+            self._scroll_to_newest(log)
 
     def _events_after(self, model: ClusterModel, seq: int) -> list[TraceEvent]:
         newer: list[TraceEvent] = []
@@ -164,19 +177,38 @@ class EventLog(Vertical):
         newer.reverse()
         return newer
 
-    def _write(self, events: list[TraceEvent]) -> None:
+    def _write(self, events: list[TraceEvent]) -> bool:
+        """Write ``events`` (True if there were any) and scroll to the newest."""
         if not events:
-            return
+            return False
         log = self.query_one(RichLog)
         lines = [describe(event) for event in events[-MAX_LINES_PER_UPDATE:]]
         skipped = len(events) - len(lines)
         if skipped > 0:
             lines.insert(0, Text(f"… {skipped} earlier events not shown (a filter shows fewer)"))
             lines[0].stylize("dim")
-        # One write per batch, not per line: each write costs a layout. Scrolled now, not after
-        # the next refresh as RichLog would: a deferred scroll would undo a key pressed between.
-        log.write(Text("\n").join(lines), scroll_end=False)
-        log.scroll_end(animate=False, immediate=True, x_axis=False)
+        # One write per batch, not per line: each write costs a layout; but the newest event on
+        # its own, to know where it starts (an event may take many lines: a crash's traceback).
+        if len(lines) > 1:
+            log.write(Text("\n").join(lines[:-1]), scroll_end=False)
+        kept, before = log.lines, len(log.lines)
+        log.write(lines[-1], scroll_end=False)
+        # Counted on the list written to: a full log then keeps a new list without its first
+        # lines. A log without a size yet defers its writes: their lines are not there to count.
+        self._newest_lines = len(kept) - before if log.lines else None
+        self._scroll_to_newest(log)
+        return True
+
+    def _scroll_to_newest(self, log: RichLog) -> None:
+        # The end, unless the newest event is taller than the log: then its first line, at the
+        # top. Scrolled now, not after the next refresh as RichLog would: a deferred scroll
+        # would undo a key pressed between.
+        height = log.scrollable_content_region.height
+        newest = self._newest_lines
+        if newest is not None and height and newest > height:
+            log.scroll_to(y=len(log.lines) - newest, animate=False, immediate=True)
+        else:
+            log.scroll_end(animate=False, immediate=True, x_axis=False)
         self._followed_y = log.scroll_target_y
 
     # -- filtering -----------------------------------------------------------------------------

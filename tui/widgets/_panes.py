@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable
 
 from tui._model import ClusterModel
 
@@ -33,6 +34,7 @@ class ClusterPanes(Vertical):
         """``fields``: status fields the nodes table shows in columns of their own."""
         super().__init__()
         self.fields = fields
+        self._model: ClusterModel | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
@@ -42,12 +44,22 @@ class ClusterPanes(Vertical):
             yield SpaceTime()
             yield EventLog()
 
-    def show(self, model: ClusterModel) -> None:
+    def show(self, model: ClusterModel, *, follow: bool = False) -> None:
+        """``follow``: the event log scrolls to the newest event even if the student scrolled it
+        up (a replay's cursor moved: that event is the one to see)."""
         # The nodes table and the network panel side by side, both as tall as the taller one.
         nodes = len(model.nodes) + TABLE_CHROME
         network = NETWORK_ROWS + len(model.faults.overrides) + 2
         self.query_one("#top").styles.height = min(TOP_BAND_MAX, max(nodes, network))
-        self.query_one(NodesTable).show(model)
-        self.query_one(SpaceTime).show(model)
-        self.query_one(EventLog).show(model)
+        self._model = model
+        table = self.query_one(NodesTable)
+        table.show(model)
+        self.query_one(SpaceTime).show(model, selected=table.selected_node)
+        self.query_one(EventLog).show(model, follow=follow)
         self.query_one(NetworkPanel).show(model)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # Another node selected: its lane label stands out at once, not at the next event (a
+        # replay redraws only when its cursor moves).
+        if self._model is not None and event.data_table is self.query_one(NodesTable):
+            self.query_one(SpaceTime).show(self._model, selected=event.data_table.selected_node)
