@@ -21,9 +21,12 @@ from textual.widgets.data_table import CellDoesNotExist
 from distlab._cluster import Cluster, Placement
 from distlab._labs import Lab, find_lab
 from distlab._trace import TraceEvent
+from tui._bridge import ClusterBridge
 from tui._model import ClusterModel
+from tui._process_bridge import ProcessBridge
 from tui.app import GradedTestPicker, LabApp
 from tui.widgets import (
+    ClusterPanes,
     EventFilter,
     EventLog,
     HelpScreen,
@@ -73,7 +76,8 @@ def shown_states(app: LabApp) -> dict[str, str]:
 
 
 def cluster(app: LabApp) -> Cluster:
-    assert app.bridge.cluster is not None
+    """The cluster itself: in the simulator it runs in the app's process (live, in its own)."""
+    assert isinstance(app.bridge, ClusterBridge) and app.bridge.cluster is not None
     return app.bridge.cluster
 
 
@@ -131,13 +135,13 @@ def test_a_demo_that_reads_the_trace_passes_in_the_app_and_then_keeps_no_trace()
 def test_k_crashes_the_selected_node_and_r_restarts_it() -> None:
     async def check(app: LabApp, pilot: Pilot[None]) -> None:
         await pilot.press("k")
-        await until(pilot, lambda: cluster(app).state("server") == "crashed", "the crash")
+        await until(pilot, lambda: app.model.shown_state("server") == "crashed", "the crash")
         await until(pilot, lambda: bool(events(app, "crash", node="server")))
         await until(pilot, lambda: table_row(app, "server")[1] == "crashed")
-        assert cluster(app).state("client") == "up"
+        assert app.model.shown_state("client") == "up"
         await pilot.press("r")
         await until(pilot, lambda: bool(events(app, "restart", node="server")), "the restart")
-        assert cluster(app).state("server") == "up"
+        assert app.model.shown_state("server") == "up"
         await until(pilot, lambda: table_row(app, "server")[1] == "up")
 
     run_app(check)
@@ -150,7 +154,7 @@ def test_arrow_keys_select_another_node_for_the_keys() -> None:
         assert table_row(app, "client")[0].startswith("▶")  # visible without colour
         await pilot.press("k")
         await until(pilot, lambda: bool(events(app, "crash", node="client")), "the crash")
-        assert cluster(app).state("server") == "up"
+        assert app.model.shown_state("server") == "up"
 
     run_app(check)
 
@@ -159,11 +163,11 @@ def test_p_pauses_the_selected_node_then_resumes_it() -> None:
     async def check(app: LabApp, pilot: Pilot[None]) -> None:
         await pilot.press("p")
         await until(pilot, lambda: bool(events(app, "pause", node="server")), "the pause")
-        assert cluster(app).state("server") == "paused"
+        assert app.model.shown_state("server") == "paused"
         await until(pilot, lambda: table_row(app, "server")[1] == "paused")
         await pilot.press("p")
         await until(pilot, lambda: bool(events(app, "resume", node="server")), "the resume")
-        assert cluster(app).state("server") == "up"
+        assert app.model.shown_state("server") == "up"
 
     run_app(check)
 
@@ -171,7 +175,7 @@ def test_p_pauses_the_selected_node_then_resumes_it() -> None:
 def test_a_refused_command_is_a_notification_not_a_crash() -> None:
     async def check(app: LabApp, pilot: Pilot[None]) -> None:
         await pilot.press("k")
-        await until(pilot, lambda: cluster(app).state("server") == "crashed", "the crash")
+        await until(pilot, lambda: app.model.shown_state("server") == "crashed", "the crash")
         await pilot.press("p")  # a crashed node cannot be paused
         await until(
             pilot,
@@ -195,7 +199,7 @@ def test_i_isolates_the_selected_node_and_h_heals() -> None:
         await until(pilot, lambda: table_row(app, "server")[1] == "cut off")
         await pilot.press("h")
         await until(pilot, lambda: "heal all partitions" in changes(), "the heal")
-        assert cluster(app).network.state.cuts == ()
+        assert app.model.faults.cuts == ()
         await until(pilot, lambda: app.model.shown_state("server") == "up", "the server up")
 
     run_app(check)
@@ -204,7 +208,7 @@ def test_i_isolates_the_selected_node_and_h_heals() -> None:
 def test_fault_keys_change_drop_delay_and_jitter() -> None:
     async def check(app: LabApp, pilot: Pilot[None]) -> None:
         def default(name: str) -> float:
-            value: float = getattr(cluster(app).network.state.default, name)
+            value: float = getattr(app.model.faults.default, name)
             return value
 
         def last_fault(name: str) -> float:
@@ -268,8 +272,9 @@ def test_q_quits_and_stops_the_cluster() -> None:
 
     app = run_app(check)
     assert app.bridge.finished
-    assert app.bridge.cluster is not None
-    assert app.bridge.cluster.trace.counts["run_end"] == 1  # it stopped, and said so
+    ends = [e for e in [*app.model.events, *app.bridge.take_events()] if e.kind == "run_end"]
+    assert len(ends) == 1  # it stopped, and said so
+    assert isinstance(app.bridge, ProcessBridge) and app.bridge.exit_code == 0  # and it is gone
 
 
 def test_a_node_that_never_yields_is_named_and_stopped_and_the_screen_stays_live() -> None:
@@ -442,6 +447,66 @@ def test_network_panel_shows_faults_cuts_and_totals() -> None:
     assert "0.3" in text and "server isolated" in text
     assert "5  delivered 3" in text and "1 dropped, 1 lost" in text
     assert "1 duplicated" in text
+
+
+def with_large_counts(model: ClusterModel) -> ClusterModel:
+    """``model`` after a long run: seven-digit message counts."""
+    model.totals.update({"send": 1_234_567, "deliver": 1_234_500, "drop": 23_456, "lost": 345_678})
+    model.totals["duplicate"] = 98_765
+    return model
+
+
+def test_network_panel_counts_shorten_instead_of_wrapping() -> None:
+    from tui.widgets._network import compact
+
+    assert [compact(n) for n in (0, 9999, 10_000, 99_499, 99_500, 123_456)] == [
+        "0",
+        "9999",
+        "10k",
+        "99k",
+        "100k",
+        "123k",
+    ]
+    assert [compact(n) for n in (1_234_567, 9_960_000, 12_345_678_901)] == ["1.2M", "10M", "12G"]
+    console = Console(width=26, no_color=True, record=True)
+    console.print(network_table(with_large_counts(hand_built_model())))
+    lines = console.export_text().splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "delay",
+        "drop",
+        "cuts",
+        "sent",
+        "failed",
+        "copies",
+    ]
+    assert "1.2M" in lines[3] and "346k" in lines[4] and "98765 duplicated" in lines[5]
+
+
+def test_every_line_of_the_network_pane_fits_at_80_and_120_columns() -> None:
+    """A long run's counts (1,234,567 delivered) never wrap a row onto a second line."""
+    from textual.app import App, ComposeResult
+
+    class Panes(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ClusterPanes()
+
+    async def main(size: tuple[int, int]) -> None:
+        app = Panes()
+        async with app.run_test(size=size) as pilot:
+            app.query_one(ClusterPanes).show(with_large_counts(hand_built_model()))
+            await pilot.pause()
+            panel = app.query_one(NetworkPanel)
+            width, height = panel.content_size
+            lines = [panel.render_line(y).text.rstrip() for y in range(height)]
+            labels = [line.split()[0] for line in lines if line.strip()]
+            # One row per line: a wrapped row would start a line without its label, and push
+            # the last row ("copies") out of the panel.
+            assert labels == ["delay", "drop", "cuts", "sent", "failed", "copies"], (size, lines)
+            assert all(len(line) <= width for line in lines)
+            assert "1.2M" in lines[3], lines
+
+    for size in ((80, 24), (120, 40)):
+        asyncio.run(main(size))
 
 
 def test_the_widgets_show_a_model_without_the_app() -> None:

@@ -163,6 +163,11 @@ class ProcessBridge:
         """True once the cluster's process has ended (it is waited for in ``stop``)."""
         return self.finished
 
+    @property
+    def exit_code(self) -> int | None:
+        """The cluster process's exit code once it has ended (0: it stopped cleanly)."""
+        return None if self._process is None else self._process.returncode
+
     def check_alive(self) -> str | None:
         """Where the cluster was stuck, in words, the first time the cluster says a node hung."""
         if self.hung is not None and self.hung != self._hung_told:
