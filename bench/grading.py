@@ -27,7 +27,7 @@ import trio
 import distlab._cluster as cluster_module
 from distlab._inprocess import InProcessDriver
 from distlab._labs import find_lab
-from grading._grader import discover
+from distlab.grading._grader import discover
 
 LABS = ("1", "2", "3", "4")
 #: `distlab grade N --parallel 2` on 2 idle cores before the node host (from the previous

@@ -40,7 +40,7 @@ from typing import Any
 
 import trio
 
-import tui.app as live
+import distlab.tui.app as live
 from bench.run import BenchClient, BenchServer, load_average, machine
 from distlab import (
     Cluster,
@@ -58,10 +58,10 @@ from distlab import (
     run_simulated,
 )
 from distlab._labs import Lab, RoleSpec, labs_dir, load_lab
-from tui._model import ClusterModel
-from tui._process_bridge import ProcessBridge
-from tui.app import LabApp
-from tui.replay import ReplayApp, cursor_at_time
+from distlab.tui._model import ClusterModel
+from distlab.tui._process_bridge import ProcessBridge
+from distlab.tui.app import LabApp
+from distlab.tui.replay import ReplayApp, cursor_at_time
 
 __all__ = [
     "BenchClient",

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from distlab._labs import find_lab
-from grading._grader import discover
+from distlab.grading._grader import discover
 
 LABS = ("0", "1", "2", "3", "4")
 

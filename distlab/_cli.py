@@ -725,7 +725,7 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
         )
     events, notes = read_trace_file(args.trace)
     if args.tui:
-        from tui.replay import run_replay_app
+        from distlab.tui.replay import run_replay_app
 
         run_replay_app(args.trace)
         return EXIT_OK
@@ -753,8 +753,8 @@ def _replay(args: argparse.Namespace, console: Console) -> int:
 
 
 def _grade(args: argparse.Namespace, console: Console) -> int:
-    from grading import GradeOptions, GradeReport, grade
-    from grading._reports import print_report, write_report
+    from distlab.grading import GradeOptions, GradeReport, grade
+    from distlab.grading._reports import print_report, write_report
 
     try:
         for flag, value, low in (
@@ -836,7 +836,7 @@ def _lab(args: argparse.Namespace) -> int:
     lab = find_lab(args.lab)
     lab.cluster_spec(args.impl)  # import errors now, in one line, not inside the TUI
     placement = _placement(args)
-    from tui.app import run_lab_app
+    from distlab.tui.app import run_lab_app
 
     seed = args.seed if args.seed is not None else random_seed()
     run_lab_app(lab, impl=args.impl, placement=placement, seed=seed)
@@ -891,7 +891,7 @@ def _handout(args: argparse.Namespace, console: Console) -> int:
         print(handout, end="")
     if not args.check:
         return EXIT_OK
-    from grading._lab_check import check_handout
+    from distlab.grading._lab_check import check_handout
 
     with tempfile.TemporaryDirectory(prefix="distlab-handout-") as tmp:
         row, report = check_handout(lab, Path(tmp))
@@ -905,7 +905,7 @@ def _handout(args: argparse.Namespace, console: Console) -> int:
 def _check(args: argparse.Namespace, console: Console) -> int:
     from rich.text import Text
 
-    from grading._lab_check import CheckRow, check_lab
+    from distlab.grading._lab_check import CheckRow, check_lab
 
     if args.seeds is not None and args.seeds < 1:
         raise DistlabError(f"--seeds must be at least 1, got {args.seeds}")

@@ -210,7 +210,7 @@ _TEST = '''\
 
 import trio
 
-from grading import CheckFailed, LabRun, graded
+from distlab.grading import CheckFailed, LabRun, graded
 
 TIMEOUT = 1.0
 

@@ -12,32 +12,34 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import importlib.metadata
+import os
 import zipfile
 from pathlib import Path
 
-#: the import packages distlab installs
-PACKAGES = ("distlab", "grading", "tui")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _WHEEL = "Wheel-Version: 1.0\nGenerator: distlab course build\nRoot-Is-Purelib: true\n"
 _WHEEL += "Tag: py3-none-any\n"
 
 
 def package_files() -> list[tuple[str, bytes]]:
-    """Each file of distlab's import packages (path in the wheel, bytes), the labs left out."""
+    """Each file of the distlab package (path in the wheel, bytes), the labs left out.
+
+    Links are followed: in a source checkout, distlab/grading and distlab/tui link to the
+    project's grading/ and tui/ folders.
+    """
+    root = Path(__file__).parent
     files = []
-    for name in PACKAGES:
-        module_file = importlib.import_module(name).__file__
-        assert module_file is not None
-        root = Path(module_file).resolve().parent
-        for path in sorted(root.rglob("*")):
-            relative = path.relative_to(root.parent)
-            if path.is_dir() or "__pycache__" in relative.parts or path.suffix == ".pyc":
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        subfolders.sort()
+        here = Path(folder)
+        for name in sorted(names):
+            relative = (here / name).relative_to(root.parent)
+            if "__pycache__" in relative.parts or name.endswith(".pyc"):
                 continue
             if relative.parts[:2] == ("distlab", "labs"):
                 continue  # the labs an installed distlab carries: answer keys stay out
-            files.append((relative.as_posix(), path.read_bytes()))
+            files.append((relative.as_posix(), (here / name).read_bytes()))
     return files
 
 

@@ -2,7 +2,7 @@
 
 Lab tests import from here::
 
-    from grading import CheckFailed, LabRun, graded, no_crashes
+    from distlab.grading import CheckFailed, LabRun, graded, no_crashes
 """
 
 from . import faults

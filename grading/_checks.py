@@ -1,7 +1,7 @@
 """Checkers over a run's trace and its client history, as graded lab tests call them.
 
 Every checker reads what a run recorded (a list of :class:`distlab.TraceEvent`, in trace order,
-and/or a :class:`grading._history.History`). A checker that finds the implementation wrong raises
+and/or a :class:`History` of what clients saw). A checker that finds the implementation wrong raises
 :class:`CheckFailed` with a message in plain words that names the times (``t=1.204 s``) and the
 nodes involved, so that a student knows where to look in the trace. A checker that passes returns
 what it measured (or ``None`` when there is nothing to measure).

@@ -79,7 +79,7 @@ _BOOTSTRAP = (
     f"        ctypes.CDLL(None).prctl({PR_SET_DUMPABLE}, 0, 0, 0, 0)\n"
     "    except (OSError, AttributeError):\n"
     "        pass\n"
-    "runpy.run_module('grading._worker', run_name='__main__', alter_sys=True)\n"
+    "runpy.run_module('distlab.grading._worker', run_name='__main__', alter_sys=True)\n"
 )
 
 UnitKind: TypeAlias = Literal["planned", "confirm", "rest", "recheck"]

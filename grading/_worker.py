@@ -87,7 +87,9 @@ def _results_fd(argv: Sequence[str]) -> int:
     try:
         return int(words[words.index("--results-fd") + 1])
     except (ValueError, IndexError):
-        raise SystemExit("usage: python -m grading._worker --results-fd N < job.json") from None
+        raise SystemExit(
+            "usage: python -m distlab.grading._worker --results-fd N < job.json"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 ::
 
-    from grading import faults
+    from distlab.grading import faults
 
     schedule = run.schedule(cluster)
     schedule.every(2.0, faults.crash(faults.random_node("worker")), jitter=0.5, until=10)

@@ -10,7 +10,7 @@ import trio
 from nodes import Echo, Fragile, Pinger
 
 from distlab import ClusterSpec, NodeSpec, TraceEvent, open_cluster, run_simulated
-from grading._checks import (
+from distlab.grading._checks import (
     Hold,
     at_most_one_holder,
     at_most_one_per_term,
@@ -24,9 +24,9 @@ from grading._checks import (
     status_at,
     within,
 )
-from grading._history import History
-from grading._results import CheckFailed
-from grading._waits import first_event
+from distlab.grading._history import History
+from distlab.grading._results import CheckFailed
+from distlab.grading._waits import first_event
 
 
 class Trace:

@@ -15,7 +15,7 @@ from run_cli import distlab as run_distlab
 
 from distlab import read_trace
 from distlab._labs import list_labs
-from grading import check_message_fates
+from distlab.grading import check_message_fates
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -73,7 +73,7 @@ def test_a_course_of_every_lab_holds_no_solution_mutant_or_hidden_test(tmp_path:
         assert load_lab(student).mutants == {}
     wheel = next((course / "vendor").glob("distlab-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "distlab/_cli.py" in names and "grading/_grader.py" in names
+    assert "distlab/_cli.py" in names and "distlab/grading/_grader.py" in names
     assert not [n for n in names if n.startswith("distlab/labs/")]
 
 
@@ -186,6 +186,12 @@ def test_the_vendored_wheel_works_in_a_fresh_environment(tmp_path: Path) -> None
     ran = _run("run", "0", "--sim", "--seed", "3", cwd=course, python=python)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "the client got all 5 pongs" in ran.stdout
+    graded = _run("grade", "0", "--seeds", "2", cwd=course, python=python)
+    assert graded.stdout.strip().splitlines()[-1] == "Points 12/12", graded.stdout + graded.stderr
+    imported = subprocess.run(
+        [python, "-c", "import grading"], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert "No module named 'grading'" in imported.stderr  # no generic top-level names
     shutil.rmtree(course / "labs")
     lost = _run("list", cwd=tmp_path, python=python)
     assert lost.returncode == 2 and "no labs folder" in lost.stderr

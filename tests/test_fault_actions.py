@@ -11,8 +11,8 @@ from nodes import Echo, Listener, TwoSteps
 from distlab import Cluster, ClusterSpec, NodeSpec, open_cluster
 from distlab import run_simulated as simulate
 from distlab._loading import NodeRef
-from grading import faults
-from grading._schedule import FaultSchedule
+from distlab.grading import faults
+from distlab.grading._schedule import FaultSchedule
 
 NODES_FILE = Path(__file__).resolve().parent / "nodes.py"
 

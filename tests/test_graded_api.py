@@ -9,8 +9,8 @@ import trio
 
 from distlab import Cluster, ConfigError, ScenarioResult, open_cluster, run_simulated
 from distlab._labs import find_lab, load_lab, play
-from grading import CheckFailed, LabRun, latency_percentile, messages_per_operation
-from grading._grader import discover
+from distlab.grading import CheckFailed, LabRun, latency_percentile, messages_per_operation
+from distlab.grading._grader import discover
 
 
 def lab_run(seed: int = 1) -> LabRun:

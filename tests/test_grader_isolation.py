@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-import grading
-import grading._grader as grader
+import distlab.grading as grading
+import distlab.grading._grader as grader
 from distlab._cli import run_cli
 from distlab._labs import Lab, list_labs, load_lab
-from grading import GradeOptions, GradeReport, SeedResult, TestResult, grade
-from grading._grader import RERUN_FLOOR, discover, nondeterminism_message
-from grading._hygiene import (
+from distlab.grading import GradeOptions, GradeReport, SeedResult, TestResult, grade
+from distlab.grading._grader import RERUN_FLOOR, discover, nondeterminism_message
+from distlab.grading._hygiene import (
     PR_GET_CHILD_SUBREAPER,
     PR_GET_DUMPABLE,
     Reaper,
@@ -34,8 +34,8 @@ from grading._hygiene import (
     prctl,
     trusted_process,
 )
-from grading._reports import render_text, to_gradescope, to_junit
-from grading._worker import hung_message, run_job
+from distlab.grading._reports import render_text, to_gradescope, to_junit
+from distlab.grading._worker import hung_message, run_job
 
 ROOT = Path(__file__).resolve().parent.parent
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's /proc, prctl")
@@ -50,7 +50,7 @@ import sys
 import time
 from pathlib import Path
 
-from grading import CheckFailed, LabRun, graded
+from distlab.grading import CheckFailed, LabRun, graded
 
 
 def state(run: LabRun) -> Path:
@@ -344,7 +344,7 @@ GRADE_SCRIPT = """
 import json, sys
 from pathlib import Path
 from distlab._labs import load_lab
-from grading import GradeOptions, grade
+from distlab.grading import GradeOptions, grade
 
 lab = load_lab(Path(sys.argv[1]))
 report = grade(GradeOptions(lab=lab, tests=(sys.argv[2],), trace_dir=Path(sys.argv[3])))
@@ -532,7 +532,7 @@ class _HangingTest:
 def test_the_worker_stops_a_test_after_a_seed_that_hung(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("grading._worker.graded_tests", lambda path: [_HangingTest()])
+    monkeypatch.setattr("distlab.grading._worker.graded_tests", lambda path: [_HangingTest()])
     out = io.StringIO()
     job = {"test_file": "x.py", "test": "test_x", "impl": None, "trace_dir": str(tmp_path)}
     run_job({**job, "seeds": [1, 2, 3, 4]}, out)

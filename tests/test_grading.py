@@ -15,10 +15,10 @@ from run_cli import distlab as run_distlab
 
 from distlab import read_trace
 from distlab._labs import Lab, find_lab, list_labs
-from grading import GradeOptions, grade
-from grading._grader import discover
-from grading._lab_check import check_lab
-from grading._reports import failure_lines, seeds_summary
+from distlab.grading import GradeOptions, grade
+from distlab.grading._grader import discover
+from distlab.grading._lab_check import check_lab
+from distlab.grading._reports import failure_lines, seeds_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = Path(__file__).resolve().parent / "impls"
@@ -316,7 +316,7 @@ def test_distlab_new_scaffolds_a_lab_that_passes_distlab_check(
 
 
 def test_seeds_asks_live_tests_for_no_more_than_their_own() -> None:
-    from grading._grader import _plan
+    from distlab.grading._grader import _plan
 
     lab = find_lab("1")
     tests = [

@@ -13,11 +13,11 @@ import pytest
 import trio
 from run_cli import distlab
 
-import grading._graded
 from distlab import open_cluster, run_simulated
 from distlab._labs import find_lab
-from grading._grader import discover
-from grading._results import SeedResult
+from distlab.grading import _graded
+from distlab.grading._grader import discover
+from distlab.grading._results import SeedResult
 
 IMPLS = Path(__file__).resolve().parent / "impls"
 LAB0 = find_lab("0")
@@ -82,12 +82,12 @@ def test_a_node_that_kills_its_process_is_told_how() -> None:
 
 
 def test_a_submission_that_patches_the_grader_changes_nothing_here() -> None:
-    run_seed = grading._graded.GradedTest.run_seed
-    verdict = grading._graded._verdict
+    run_seed = _graded.GradedTest.run_seed
+    verdict = _graded._verdict
     result = grade_one("forges_the_grader.py")
     assert result.outcome == "failed"
-    assert grading._graded.GradedTest.run_seed is run_seed
-    assert grading._graded._verdict is verdict
+    assert _graded.GradedTest.run_seed is run_seed
+    assert _graded._verdict is verdict
 
 
 def test_an_implementation_that_does_not_import_is_one_line() -> None:

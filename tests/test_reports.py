@@ -14,7 +14,7 @@ import pytest
 import xmlschema
 from rich.console import Console
 
-from grading._reports import (
+from distlab.grading._reports import (
     REPORT_FORMATS,
     ReportFormat,
     failure_lines,
@@ -27,7 +27,7 @@ from grading._reports import (
     to_junit,
     write_report,
 )
-from grading._results import GradeReport, SeedResult, TestResult
+from distlab.grading._results import GradeReport, SeedResult, TestResult
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 REPLAY = "distlab grade 0 --impl nodes.py --test survives_drops --seed 7"

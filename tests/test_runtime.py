@@ -14,7 +14,7 @@ from nodes import Chatty, Dier, Echo, Fragile, Keeper, Misbehaver, Pinger, Poker
 from distlab import ClusterSpec, Node, NodeSpec, open_cluster
 from distlab._cluster import Cluster, Placement
 from distlab._faults import FaultState, LinkFaults
-from grading import check_message_fates
+from distlab.grading import check_message_fates
 
 PLACEMENTS: list[Placement] = ["inprocess", "processes"]
 WAIT = 15  # seconds: a generous bound on waits for events that normally take milliseconds

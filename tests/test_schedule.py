@@ -11,11 +11,11 @@ import pytest
 import trio
 from nodes import Echo, Keeper
 
-import grading._schedule
+import distlab.grading._schedule
 from distlab import Cluster, ClusterSpec, ConfigError, FaultState, Node, NodeSpec, open_cluster
 from distlab import run_simulated as simulate
 from distlab._faults import Groups, Isolate
-from grading._schedule import (
+from distlab.grading._schedule import (
     FaultSchedule,
     bridge,
     crash,
@@ -264,7 +264,7 @@ def test_each_partition_shape_cuts_the_expected_links() -> None:
         schedule = FaultSchedule(cluster, seed=9)
         names = cluster.names
 
-        async def cut(shape: grading._schedule.Shape) -> str:
+        async def cut(shape: distlab.grading._schedule.Shape) -> str:
             await schedule.fire(heal())
             return await schedule.fire(partition(shape))
 
@@ -448,7 +448,7 @@ def test_plans_and_actions_are_checked_when_built() -> None:
 
 
 def test_the_modules_docstring_examples_run() -> None:
-    results = doctest.testmod(grading._schedule)
+    results = doctest.testmod(distlab.grading._schedule)
     assert results.attempted > 0 and results.failed == 0
 
 

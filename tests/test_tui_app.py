@@ -21,11 +21,11 @@ from textual.widgets.data_table import CellDoesNotExist
 from distlab._cluster import Cluster, Placement
 from distlab._labs import Lab, find_lab
 from distlab._trace import TraceEvent
-from tui._bridge import ClusterBridge
-from tui._model import ClusterModel
-from tui._process_bridge import ProcessBridge
-from tui.app import GradedTestPicker, LabApp
-from tui.widgets import (
+from distlab.tui._bridge import ClusterBridge
+from distlab.tui._model import ClusterModel
+from distlab.tui._process_bridge import ProcessBridge
+from distlab.tui.app import GradedTestPicker, LabApp
+from distlab.tui.widgets import (
     ClusterPanes,
     EventFilter,
     EventLog,
@@ -35,7 +35,7 @@ from tui.widgets import (
     SpaceTime,
     draw_space_time,
 )
-from tui.widgets._network import network_table
+from distlab.tui.widgets._network import network_table
 
 WAIT = 10.0  # seconds: a generous bound on things that normally take milliseconds
 SIZE = (100, 30)
@@ -457,7 +457,7 @@ def with_large_counts(model: ClusterModel) -> ClusterModel:
 
 
 def test_network_panel_counts_shorten_instead_of_wrapping() -> None:
-    from tui.widgets._network import compact
+    from distlab.tui.widgets._network import compact
 
     assert [compact(n) for n in (0, 9999, 10_000, 99_499, 99_500, 123_456)] == [
         "0",

@@ -8,8 +8,8 @@ from textual.app import App, ComposeResult
 from textual.widgets import RichLog
 
 from distlab._trace import TraceEvent
-from tui._model import ClusterModel
-from tui.widgets import EventLog
+from distlab.tui._model import ClusterModel
+from distlab.tui.widgets import EventLog
 
 
 def log_lines(model: ClusterModel, first: int, count: int) -> None:

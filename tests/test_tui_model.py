@@ -7,7 +7,7 @@ from nodes import Echo, Pinger
 
 from distlab import ClusterSpec, NodeSpec, open_cluster, run_simulated
 from distlab._trace import TraceEvent
-from tui._model import ClusterModel
+from distlab.tui._model import ClusterModel
 
 
 def traced_run() -> list[TraceEvent]:
@@ -104,7 +104,7 @@ def test_the_rate_falls_when_the_cluster_goes_quiet() -> None:
 
 def test_numbers_are_rounded_for_people_in_the_log_and_the_nodes_pane() -> None:
     from distlab._describe import for_people
-    from tui.widgets._nodes import status_words
+    from distlab.tui.widgets._nodes import status_words
 
     assert for_people(4.997266037999998) == "4.997"
     assert for_people(0.1 + 0.2) == "0.3" and for_people(3.0) == "3"
@@ -118,7 +118,7 @@ def test_numbers_are_rounded_for_people_in_the_log_and_the_nodes_pane() -> None:
 def test_lanes_and_labels_shorten_names_and_types_without_losing_what_tells_them_apart() -> None:
     import doctest
 
-    import tui.widgets._spacetime as spacetime
+    import distlab.tui.widgets._spacetime as spacetime
 
     assert doctest.testmod(spacetime).failed == 0
     names = [f"replica-{i}" for i in range(1, 6)] + ["client-1", "client-2"]
@@ -130,7 +130,7 @@ def test_lanes_and_labels_shorten_names_and_types_without_losing_what_tells_them
 def test_lane_labels_take_two_rows_rather_than_lose_the_names() -> None:
     from itertools import pairwise
 
-    from tui.widgets._spacetime import lane_labels, lane_positions
+    from distlab.tui.widgets._spacetime import lane_labels, lane_positions
 
     names = [f"replica-{i}" for i in range(1, 6)] + ["client-1", "client-2"]
 

@@ -21,8 +21,8 @@ from distlab import TraceEvent, open_cluster, read_trace, run_simulated
 from distlab._describe import describe
 from distlab._labs import find_lab, labs_dir, load_lab
 from distlab._trace import CHECK_FAILED, CRASH, RUN_END
-from tui._model import ClusterModel
-from tui.replay import (
+from distlab.tui._model import ClusterModel
+from distlab.tui.replay import (
     BIG_STEP,
     ReplayApp,
     Scrubber,
@@ -33,7 +33,7 @@ from tui.replay import (
     model_at,
     time_at,
 )
-from tui.widgets import EventLog, NodesTable, SpaceTime
+from distlab.tui.widgets import EventLog, NodesTable, SpaceTime
 
 # -- traces -------------------------------------------------------------------------------------
 
@@ -372,7 +372,7 @@ def test_help_lists_the_keys_and_q_quits(lab0: tuple[Path, list[TraceEvent]]) ->
 
 def test_run_replay_app_refuses_what_is_not_a_trace(tmp_path: Path) -> None:
     from distlab import DistlabError
-    from tui.replay import run_replay_app
+    from distlab.tui.replay import run_replay_app
 
     with pytest.raises(DistlabError, match="no such trace file"):
         run_replay_app(tmp_path / "missing.jsonl")
@@ -395,7 +395,7 @@ def test_an_empty_trace_replays(tmp_path: Path) -> None:
 def test_run_replay_app_opens_at_a_time(
     lab0: tuple[Path, list[TraceEvent]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tui.replay import run_replay_app
+    from distlab.tui.replay import run_replay_app
 
     path, events = lab0
     opened: list[int] = []

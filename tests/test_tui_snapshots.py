@@ -26,7 +26,7 @@ from bench.tui import (
     write_lab0_trace,
 )
 from distlab import read_trace
-from tui.replay import ReplayApp
+from distlab.tui.replay import ReplayApp
 
 SnapCompare = Callable[..., bool]
 

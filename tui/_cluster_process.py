@@ -1,5 +1,7 @@
-"""The lab's cluster in a process of its own, for the TUI: ``python -m tui._cluster_process SETUP``
-(SETUP: what ``ProcessBridge`` hands over: the lab, the implementation, placement, seed, rate).
+"""The lab's cluster in a process of its own, for the TUI.
+
+``python -m distlab.tui._cluster_process SETUP`` (SETUP: what ``ProcessBridge`` hands over:
+the lab, the implementation, placement, seed, rate).
 
 Why a process: the cluster and the screen each want a core. In one process they share one
 interpreter lock, and a cluster running flat out kept a third of its speed under the screen. Here

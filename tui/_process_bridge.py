@@ -88,7 +88,7 @@ class ProcessBridge:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "tui._cluster_process",
+                "distlab.tui._cluster_process",
                 self._setup,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

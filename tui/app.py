@@ -23,12 +23,12 @@ from textual.widgets.option_list import Option
 from distlab._cluster import PLACEMENTS, Placement
 from distlab._errors import ConfigError, DistlabError
 from distlab._labs import Lab
-from grading._graded import GradedTest
-from grading._grader import discover
-from tui._bridge import ClusterBridge, GradedVerdict, run_graded_test
-from tui._model import ClusterModel
-from tui._process_bridge import ProcessBridge
-from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
+from distlab.grading._graded import GradedTest
+from distlab.grading._grader import discover
+from distlab.tui._bridge import ClusterBridge, GradedVerdict, run_graded_test
+from distlab.tui._model import ClusterModel
+from distlab.tui._process_bridge import ProcessBridge
+from distlab.tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
 
 REFRESH_INTERVAL = 1 / 15  # seconds between redraws: batching is what keeps the cluster fast
 DROP_STEP = 0.1

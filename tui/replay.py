@@ -40,8 +40,8 @@ from distlab._trace import (
     TraceEvent,
     read_trace_file,
 )
-from tui._model import ClusterModel
-from tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
+from distlab.tui._model import ClusterModel
+from distlab.tui.widgets import ClusterPanes, EventLog, HelpScreen, KeysFooter, NodesTable
 
 #: A copy of the model is kept every this many events, so that any cursor is at most this many
 #: events of folding away (folding runs at about 700,000 events/s; a copy takes about 3 ms).

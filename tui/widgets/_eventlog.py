@@ -28,7 +28,7 @@ from textual.widgets import Input, RichLog
 
 from distlab._describe import describe
 from distlab._trace import EVENT_KINDS, TraceEvent
-from tui._model import ClusterModel
+from distlab.tui._model import ClusterModel
 
 MAX_LINES = 1000  # lines the log keeps
 #: Lines written per update at most: more than a screenful per tick cannot be read anyway, and

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui._model import ClusterModel
+from distlab.tui._model import ClusterModel
 
 TEXT_WIDTH = 26  # the panel's text: its 30 columns less the border and the padding
 LABEL_WIDTH = 6  # the widest label ("failed", "copies"), and the space after it

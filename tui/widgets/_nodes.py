@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from distlab._describe import for_people
-from tui._model import ClusterModel, NodeView
+from distlab.tui._model import ClusterModel, NodeView
 
 #: How each state is styled; the words alone carry the meaning (no colour needed).
 STATE_STYLES = {

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable
 
-from tui._model import ClusterModel
+from distlab.tui._model import ClusterModel
 
 from ._eventlog import EventLog
 from ._network import NetworkPanel

@@ -22,7 +22,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui._model import ClusterModel, MessageLine
+from distlab.tui._model import ClusterModel, MessageLine
 
 LABEL_WIDTH = 11  # the message type (and "dup") after the lanes
 TIME_WIDTH = 8  # "  12.345": the send time, before the lanes, when there is room

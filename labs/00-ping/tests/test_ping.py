@@ -9,7 +9,7 @@ the simulator, seeded with this run's seed.
 import trio
 
 from distlab import Cluster
-from grading import CheckFailed, LabRun, faults, graded, no_crashes, within
+from distlab.grading import CheckFailed, LabRun, faults, graded, no_crashes, within
 
 
 async def wait_for_pongs(cluster: Cluster, pongs: int, seconds: float) -> None:

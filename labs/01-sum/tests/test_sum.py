@@ -18,7 +18,7 @@ from typing import Any
 import trio
 
 from distlab import Cluster, TraceEvent
-from grading import (
+from distlab.grading import (
     CheckFailed,
     Client,
     FaultSchedule,

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from distlab import Cluster, TraceEvent
-from grading import (
+from distlab.grading import (
     CheckFailed,
     LabRun,
     crashed_by_itself,
@@ -29,7 +29,7 @@ from grading import (
     graded,
     no_crashes,
 )
-from grading.faults import FaultSchedule
+from distlab.grading.faults import FaultSchedule
 
 #: The words the tests' documents are made of.
 VOCABULARY = (

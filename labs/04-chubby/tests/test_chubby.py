@@ -23,7 +23,7 @@ from typing import Any
 import trio
 
 from distlab import Cluster, TraceEvent
-from grading import (
+from distlab.grading import (
     CheckFailed,
     Client,
     LabRun,
