@@ -57,7 +57,8 @@ from distlab import (
     read_trace,
     run_simulated,
 )
-from distlab._labs import Lab, RoleSpec, labs_dir, load_lab
+from distlab._cluster import Placement
+from distlab._labs import Lab, RoleSpec, find_lab, labs_dir, load_lab
 from distlab.tui._model import ClusterModel
 from distlab.tui._process_bridge import ProcessBridge
 from distlab.tui.app import LabApp
@@ -554,6 +555,36 @@ def svg_to_png(svg: Path) -> Path:
 # -- the harness ---------------------------------------------------------------------------------
 
 
+# -- lab 4 under the screen: does the leader hold? ----------------------------------------------
+
+
+async def lab4_term_under_screen(placement: Placement, seconds: float, seed: int) -> str:
+    """Lab 4 in the live app with no faults: the replicas' highest term once the demo (which
+    crashes the leader once) has ended, and ``seconds`` later. A stable leader keeps it."""
+    app = LabApp(find_lab("4"), impl=None, placement=placement, seed=seed)
+
+    def term() -> int:
+        terms = [v.status.get("term", 0) for n, v in app.model.nodes.items() if "replica" in n]
+        return max((t for t in terms if isinstance(t, int)), default=0)
+
+    async with app.run_test(size=TERMINAL):
+        began = time.perf_counter()
+        while app.bridge.verdict is None:
+            if time.perf_counter() - began > 120:
+                raise RuntimeError("lab 4's demo did not end within 120 s")
+            await asyncio.sleep(0.1)
+        verdict = "PASS" if app.bridge.verdict.passed else "FAIL"
+        await asyncio.sleep(1.0)  # the demo's own failover settles
+        after_demo = term()
+        await asyncio.sleep(seconds)
+        later = term()
+    held = "held" if later == after_demo else "MOVED"
+    return (
+        f"lab 4 under the screen ({placement}, seed {seed}): demo {verdict}; term {after_demo} "
+        f"after the demo, {later} after {seconds:g} s more with no faults: the leader {held}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tui", description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=3, help="rounds of every variant")
@@ -564,7 +595,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--screenshots", type=Path, metavar="DIR", help="write lab0.svg and replay.svg to DIR"
     )
     parser.add_argument("--png", action="store_true", help="with --screenshots: PNGs too")
+    parser.add_argument(
+        "--lab4",
+        type=float,
+        metavar="SECONDS",
+        help="only: lab 4 in the screen, live and --sim; does its term hold for SECONDS?",
+    )
     args = parser.parse_args(argv)
+    if args.lab4 is not None:
+        for placement in ("processes", "inprocess", "sim"):
+            print(asyncio.run(lab4_term_under_screen(placement, args.lab4, args.seed)), flush=True)
+        return
     if args.screenshots is not None:
         for path in write_screenshots(args.screenshots, png=args.png):
             print(path)
