@@ -27,6 +27,7 @@ from ._network import FaultChange, Network
 from ._node import Node
 from ._roster import NodeEntry, Roster
 from ._sim import require_virtual_time
+from ._storage import delete_stored
 from ._trace import (
     CHECK_FAILED,
     CHECK_PASSED,
@@ -41,6 +42,7 @@ from ._trace import (
     SPAWN,
     START,
     STATUS,
+    TERMINATE,
     Trace,
     TraceEvent,
 )
@@ -274,7 +276,7 @@ class Cluster:
 
     def _set_state(self, entry: NodeEntry, state: Any) -> None:
         entry.state = state
-        if state in ("crashed", "stopped"):
+        if state in ("crashed", "stopped", "terminated"):
             entry.port = None
         if self._driver is not None:
             self._driver.roster_changed()
@@ -305,11 +307,26 @@ class Cluster:
         """Crash a node now: its tasks stop, its memory is lost, its storage stays."""
         async with self._lock:
             entry = self._entry(name)
-            if entry.state in ("crashed", "stopped"):
+            if entry.state in ("crashed", "stopped", "terminated"):
                 return
             assert self._driver is not None
             # The driver records the crash, which marks the node crashed (see _observe).
             await self._driver.kill(name)
+
+    async def terminate(self, name: str) -> None:
+        """Remove a node for good (a scaled-in cloud instance): it stops as in a crash, its
+        storage is deleted, messages still addressed to it are lost, and it never restarts.
+        Its name stays taken: another node needs another name."""
+        async with self._lock:
+            entry = self._entry(name)
+            if entry.state == "terminated":
+                return
+            assert self._driver is not None
+            if entry.state not in ("crashed", "stopped"):
+                await self._driver.kill(name)
+            self._set_state(entry, "terminated")
+            delete_stored(self.storage_dir / f"{name}.json", files=self.storage_files)
+            self.emit(TERMINATE, node=name, incarnation=entry.incarnation)
 
     async def crash_after_send(self, name: str, msg_type: str, *, nth: int = 1) -> None:
         """Crash the node right after its ``nth`` next send of a ``msg_type`` message.
@@ -329,6 +346,8 @@ class Cluster:
 
     async def restart(self, name: str) -> None:
         """Start a fresh incarnation (crashing the current one first if it is still running)."""
+        if self._entry(name).state == "terminated":
+            raise ConfigError(f"cannot restart {name}: it was terminated (spawn a new node)")
         await self.crash(name)
         # Shielded: a start cut off halfway would leave the node "starting" for good.
         with trio.CancelScope(shield=True):

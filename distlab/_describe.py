@@ -31,6 +31,7 @@ from ._trace import (
     SPAWN,
     START,
     STATUS,
+    TERMINATE,
     TIMER,
     TraceEvent,
 )
@@ -117,6 +118,8 @@ def describe(event: TraceEvent) -> Text:
         )
     elif k in (PAUSE, RESUME, SPAWN):
         line = f"[bold blue]{e['node']:<10} {k.upper()}[/]"
+    elif k == TERMINATE:
+        line = f"[bold blue]{e['node']:<10} TERMINATED[/] removed from the cluster for good"
     elif k == TIMER:
         line = f"[dim]{e['node']:<10} timer      {escape(e['name'])}[/]"
     elif k == FAULT:

@@ -9,8 +9,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeAlias
 
-NodeState: TypeAlias = Literal["starting", "up", "paused", "crashed", "stopped"]
-DOWN_STATES: frozenset[str] = frozenset({"starting", "crashed", "stopped"})
+NodeState: TypeAlias = Literal["starting", "up", "paused", "crashed", "stopped", "terminated"]
+DOWN_STATES: frozenset[str] = frozenset({"starting", "crashed", "stopped", "terminated"})
 
 
 @dataclass

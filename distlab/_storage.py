@@ -97,6 +97,14 @@ def save_stored(path: Path, text: str, *, files: MutableMapping[Path, str] | Non
     os.replace(tmp, path)
 
 
+def delete_stored(path: Path, *, files: MutableMapping[Path, str] | None) -> None:
+    """Forget a node's stored JSON text, wherever it is kept (a terminated node's disk)."""
+    if files is not None:
+        files.pop(path, None)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def read_stored(path: Path, *, files: MutableMapping[Path, str] | None) -> str | None:
     """A node's stored JSON text, or None if it never stored anything."""
     if files is not None:

@@ -25,13 +25,14 @@ FLUSH_INTERVAL = 0.1
 SEND, DELIVER, DROP, DUPLICATE, LOST = "send", "deliver", "drop", "duplicate", "lost"
 FATES = frozenset({DELIVER, DROP, LOST})
 #: Node life-cycle events.
-START, RESTART, SPAWN, CRASH, PAUSE, RESUME = (
+START, RESTART, SPAWN, CRASH, PAUSE, RESUME, TERMINATE = (
     "start",
     "restart",
     "spawn",
     "crash",
     "pause",
     "resume",
+    "terminate",
 )
 #: What nodes publish, and everything else.
 TIMER, STATUS, LOG, FAULT, FRAME_ERROR = "timer", "status", "log", "fault", "frame_error"
@@ -52,6 +53,7 @@ EVENT_KINDS = (
     START,
     RESTART,
     SPAWN,
+    TERMINATE,
     CRASH,
     PAUSE,
     RESUME,

@@ -11,9 +11,11 @@ import pytest
 import trio
 from nodes import Chatty, Dier, Echo, Fragile, Keeper, Misbehaver, Pinger, Poker
 
-from distlab import ClusterSpec, Node, NodeSpec, open_cluster
+from distlab import ClusterSpec, Node, NodeSpec, open_cluster, run_simulated
 from distlab._cluster import Cluster, Placement
+from distlab._errors import ConfigError
 from distlab._faults import FaultState, LinkFaults
+from distlab._storage import read_stored
 from distlab.grading import check_message_fates
 
 PLACEMENTS: list[Placement] = ["inprocess", "processes"]
@@ -156,6 +158,41 @@ async def test_spawn_adds_a_node_that_others_can_reach(placement: Placement) -> 
         await wait_status(cluster, "pinger", lambda s: s.get("pongs", 0) >= 3)
     [spawned] = kinds(cluster, "spawn")
     assert spawned["node"] == "pinger"
+
+
+@pytest.mark.parametrize("where", [*PLACEMENTS, "sim"])
+def test_terminate_removes_a_node_for_good(where: Placement) -> None:
+    """A scaled-in instance: it stops, its storage goes, what is sent to it is lost (not an
+    error of its sender's), and it never comes back under that name."""
+
+    async def scenario() -> Cluster:
+        nodes = spec(("echo", Echo), ("pinger", Pinger), ("keeper", Keeper), target="echo")
+        async with open_cluster(nodes, seed=6, placement=where) as cluster:
+            await wait_status(cluster, "pinger", lambda s: s.get("pongs", 0) >= 3)
+            await wait_status(cluster, "keeper", lambda s: s.get("boots") == 1)
+            kept = cluster.storage_dir / "keeper.json"
+            assert read_stored(kept, files=cluster.storage_files) is not None
+            await cluster.terminate("echo")
+            await cluster.terminate("keeper")
+            assert read_stored(kept, files=cluster.storage_files) is None
+            assert cluster.state("echo") == cluster.state("keeper") == "terminated"
+            timeouts = cluster.status_of("pinger").get("timeouts", 0)
+            await wait_status(cluster, "pinger", lambda s: s.get("timeouts", 0) >= timeouts + 2)
+            await cluster.terminate("echo")  # again: nothing to do
+            await cluster.crash("echo")  # nothing to crash
+            with pytest.raises(ConfigError, match="cannot restart echo: it was terminated"):
+                await cluster.restart("echo")
+            with pytest.raises(ConfigError, match="already exists"):
+                await cluster.spawn("echo", role="echo", node_class=Echo)
+        return cluster
+
+    cluster = run_simulated(scenario, seed=6) if where == "sim" else trio.run(scenario)
+    assert [e["node"] for e in kinds(cluster, "terminate")] == ["echo", "keeper"]
+    ended = next(e.seq for e in cluster.trace.events if e.kind == "terminate")
+    after = [e for e in cluster.trace.events if e.seq > ended]
+    assert not [e for e in after if e.kind == "deliver" and e["dest"] == "echo"]
+    assert [e for e in after if e.kind == "lost" and e["dest"] == "echo"]
+    assert not [e for e in after if e.kind == "frame_error"]
 
 
 async def test_partition_and_heal(placement: Placement = "inprocess") -> None:

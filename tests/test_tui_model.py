@@ -149,3 +149,24 @@ def test_lane_labels_take_two_rows_rather_than_lose_the_names() -> None:
         for row in (0, 1):  # a space between two labels of a row
             spans = sorted((start, start + len(label)) for r, start, label in placed if r == row)
             assert all(end < next_start for (_, end), (next_start, _) in pairwise(spans))
+
+
+def test_a_spawned_node_joins_and_a_terminated_one_leaves() -> None:
+    spec = ClusterSpec((NodeSpec("echo", "echo", Echo),))
+
+    async def main() -> list[TraceEvent]:
+        async with open_cluster(spec, seed=4, placement="sim") as cluster:
+            await cluster.spawn("echo-2", role="echo", node_class=Echo)
+            await trio.sleep(0.1)
+            await cluster.terminate("echo")
+            await trio.sleep(0.1)
+        return cluster.trace.events
+
+    model = ClusterModel()
+    seen = []
+    for event in run_simulated(main, seed=4):
+        model.apply(event)
+        seen.append(sorted(model.nodes))
+    assert ["echo", "echo-2"] in seen
+    assert sorted(model.nodes) == ["echo-2"]
+    assert model.nodes["echo-2"].state == "up"

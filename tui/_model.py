@@ -26,6 +26,7 @@ from distlab._trace import (
     RUN_START,
     SEND,
     SPAWN,
+    TERMINATE,
     START,
     STATUS,
     TraceEvent,
@@ -135,6 +136,8 @@ class ClusterModel:
                 node.status = {}
         elif kind == SPAWN:
             self._node(event["node"]).role = event["role"]
+        elif kind == TERMINATE:
+            self.nodes.pop(event["node"], None)  # it leaves the table and its lane goes
         elif kind == CRASH:
             node = self._node(event["node"])
             node.state, node.crashes = "crashed", node.crashes + 1
