@@ -13,6 +13,7 @@ from ._errors import (
     LabNotFoundError,
     NetworkError,
     NodeError,
+    ProviderError,
     RPCTimeoutError,
 )
 from ._faults import FaultState, LinkFaults
@@ -20,6 +21,7 @@ from ._labs import ScenarioResult
 from ._message import Message
 from ._network import Decision, Network
 from ._node import Node, handler
+from ._provider import ProviderNode
 from ._runner import TaskHandle
 from ._sim import run_simulated
 from ._storage import Storage, StorageValueError
@@ -43,6 +45,8 @@ __all__ = [
     "Node",
     "NodeError",
     "NodeSpec",
+    "ProviderError",
+    "ProviderNode",
     "RPCTimeoutError",
     "ScenarioResult",
     "Storage",

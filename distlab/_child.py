@@ -23,6 +23,7 @@ from ._framing import FrameDecoder, frame
 from ._loading import load_node_class
 from ._message import encode_json
 from ._network import Network
+from ._node import Node
 from ._roster import Roster
 from ._runner import NodeRunner
 from ._trace import CRASH
@@ -63,6 +64,11 @@ class ChildHost:
 
     def emit(self, kind: str, **fields: Any) -> None:
         self._events.append([kind, self.now(), fields])
+
+    def cluster_for_provider(self, node: Node) -> None:
+        """No provider's powers here: this process runs the lab's nodes, apart from the
+        supervisor."""
+        return None
 
     def node_crashed(self, runner: NodeRunner) -> None:
         """The process exits once the runner returns; see ``_main``."""

@@ -209,7 +209,8 @@ class Cluster:
         return self.roster.names()
 
     def state(self, name: str) -> str:
-        """``"up"``, ``"paused"``, ``"crashed"``, ``"starting"`` or ``"stopped"``."""
+        """``"up"``, ``"paused"``, ``"crashed"``, ``"starting"``, ``"stopped"`` or
+        ``"terminated"``."""
         return self._entry(name).state
 
     def status_of(self, name: str) -> dict[str, Any]:
@@ -423,7 +424,7 @@ class Cluster:
         if self._driver is not None:
             await self._driver.stop_all()
         for entry in self.roster:
-            if entry.state != "crashed":
+            if entry.state not in ("crashed", "terminated"):
                 entry.state = "stopped"
         if self._verdict is not None:
             passed, check, story, ended = self._verdict

@@ -44,6 +44,10 @@ class NodeError(Exception):
     """Base class for errors caused by a node's own code."""
 
 
+class ProviderError(NodeError):
+    """A node asked to launch or terminate nodes without a provider's powers."""
+
+
 class BodyNotJSONError(NodeError, TypeError):
     """A message body could not be encoded as JSON."""
 

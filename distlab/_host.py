@@ -38,6 +38,7 @@ from ._errors import BodyNotJSONError, NodeError
 from ._framing import FrameDecoder, frame
 from ._loading import NodeRef, compiled_files
 from ._message import encode_json
+from ._node import Node
 from ._probes import nondeterminism_probe
 from ._roster import Roster
 from ._runner import NodeRunner
@@ -136,6 +137,11 @@ class _Host:
 
     def emit(self, kind: str, **fields: Any) -> None:
         self.effects.append(["emit", kind, fields])
+
+    def cluster_for_provider(self, node: Node) -> None:
+        """No provider's powers here: this process runs the lab's nodes, apart from the
+        supervisor."""
+        return None
 
     def node_crashed(self, runner: NodeRunner) -> None:
         if self.runners.get(runner.name) is runner:

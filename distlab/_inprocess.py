@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ._carrier import Carrier
-from ._loading import NodeRef
+from ._loading import NodeRef, is_harness
 from ._network import FaultChange
 from ._node import Node
 from ._roster import NodeEntry, Roster
@@ -77,6 +77,10 @@ class InProcessDriver:
 
     def node_crashed(self, runner: NodeRunner) -> None:
         """The crash event marks the node crashed in the roster; nothing more to do here."""
+
+    def cluster_for_provider(self, node: Node) -> Cluster | None:
+        """The cluster, lent to a lab's trusted provider (a harness node here); else None."""
+        return self._cluster if is_harness(type(node)) else None
 
     # -- the placement driver --------------------------------------------------------------------
 

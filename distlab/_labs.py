@@ -31,7 +31,8 @@ from typing import Any
 
 from ._cluster import Cluster, ClusterSpec, NodeSpec
 from ._errors import ConfigError, ImplementationError, LabNotFoundError, error_words
-from ._loading import NodeRef, fresh_node_class, load_module
+from ._loading import NodeRef, fresh_node_class, harness_node, load_module, load_node_class
+from ._node import Node
 
 SPEC_FILE = "lab.toml"
 
@@ -71,6 +72,8 @@ class RoleSpec:
     count: int
     #: a lab-provided node (e.g. a client that drives the demo), not the student's: its file
     provided_by: Path | None = None
+    #: a lab-provided node that runs in the supervisor, trusted (a ProviderNode: the cloud)
+    trusted: bool = False
 
     def node_names(self, count: int | None = None) -> list[str]:
         """``server`` for a role of one node; ``worker-1`` ... ``worker-N`` for a role of many.
@@ -130,10 +133,13 @@ class Lab:
         nodes = []
         for role in self.roles:
             ref = NodeRef((role.provided_by or path).resolve(), role.class_name)
-            if check:
+            node_class: type[Node] | NodeRef = ref
+            if role.trusted:  # the lab's own code, run in the supervisor with its powers
+                node_class = harness_node(load_node_class(ref.path, ref.class_name))
+            elif check:
                 fresh_node_class(ref)
             names = role.node_names(counts.get(role.role))
-            nodes += [NodeSpec(name, role.role, ref) for name in names]
+            nodes += [NodeSpec(name, role.role, node_class) for name in names]
         return ClusterSpec(tuple(nodes), dict(self.config), lab=self.slug)
 
     def scenario(self) -> Scenario:
@@ -196,12 +202,19 @@ def load_lab(path: Path) -> Lab:
         provided = role.get("file")
         if provided is not None and not (path / str(provided)).is_file():
             raise ConfigError(f"{where}: 'file' names {path / str(provided)}, which does not exist")
+        trusted = role.get("trusted", False)
+        if not isinstance(trusted, bool) or (trusted and provided is None):
+            raise ConfigError(
+                f"{where}: 'trusted' is true or false, and true only for a role whose 'file' "
+                f"the lab provides (its provider), got {trusted!r}"
+            )
         roles.append(
             RoleSpec(
                 _field(role, "role", str, where),
                 _field(role, "class", str, where),
                 count,
                 provided_by=path / provided if provided is not None else None,
+                trusted=trusted,
             )
         )
     if not roles:

@@ -84,7 +84,10 @@ def is_harness(node_class: type[Node] | NodeRef) -> bool:
 def runs_apart(node_class: type[Node] | NodeRef) -> bool:
     """Is this node lab or student code, run apart from the supervisor where the placement can
     (in a node host, or a process of its own)? The harness's own nodes (a grader's clients)
-    are not: they run in the supervisor, which trusts them."""
+    are not, nor a lab's trusted roles (its provider): they run in the supervisor, which
+    trusts them."""
+    if is_harness(node_class):
+        return False
     return isinstance(node_class, NodeRef) or is_loaded_code(node_class)
 
 
@@ -118,8 +121,8 @@ def fresh_node_class(node_class: type[Node] | NodeRef) -> type[Node]:
     Classes of ordinary importable modules (the runtime's own, a test harness's) are used as
     they are.
     """
-    if isinstance(node_class, type) and not is_loaded_code(node_class):
-        return node_class
+    if isinstance(node_class, type) and (is_harness(node_class) or not is_loaded_code(node_class)):
+        return node_class  # the supervisor's own code, or a lab's trusted role: loaded once
     ref = ref_of(node_class)
     with fresh_imports():
         return load_node_class(ref.path, ref.class_name)

@@ -230,3 +230,8 @@ class Node:
 
         It runs as its own task: messages are handled while it runs.
         """
+
+
+def runner_of(node: Node) -> NodeRunner:
+    """The runner that runs ``node`` (for distlab's own subclasses, such as ProviderNode)."""
+    return node._Node__runner  # type: ignore[attr-defined,no-any-return]

@@ -11,7 +11,7 @@ import json
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -24,6 +24,9 @@ from ._roster import Roster
 from ._seeds import derived_rng
 from ._storage import Storage
 from ._trace import CRASH, FRAME_ERROR, LOG, STATUS, TIMER
+
+if TYPE_CHECKING:
+    from ._cluster import Cluster
 
 _PACKAGE_DIR = str(Path(__file__).parent)
 
@@ -48,6 +51,7 @@ class Host(Protocol):
     def now(self) -> float: ...
     def emit(self, kind: str, **fields: Any) -> None: ...
     def node_crashed(self, runner: NodeRunner) -> None: ...
+    def cluster_for_provider(self, node: Node) -> Cluster | None: ...
 
 
 class CrashPointReached(BaseException):
