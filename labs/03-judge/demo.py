@@ -6,7 +6,8 @@ restarts, the queue crashes right after it confirmed a submission and stays down
 anyone retries, the front end restarts, and another judge freezes for a while. The demo passes
 when the client was given a new id for every submission and has a verdict for each, the right
 one, the dashboard recorded each exactly once, and the load balancer took the wedged judge out
-of the rotation, which the dashboard showed.
+of the rotation, which the dashboard showed, and sent it no other submission while it still
+judged the one that hung (one submission at a time).
 """
 
 from collections import Counter
@@ -167,14 +168,20 @@ class Tally:
         self.out_at: float | None = None  # when the lb then took it out of the rotation
         self.back_at: float | None = None  # and when it put it back
         self.shown_at: float | None = None  # when the dashboard first showed it out
+        self.ok_at: float | None = None  # when its sandbox stopped hanging
+        self.sent_to_wedged: list[tuple[float, str]] = []  # (when, id): the lb's judge requests
 
     def see(self, e: TraceEvent) -> None:
         if e.kind == "status" and e["node"] == "dashboard" and "recorded" in e["fields"]:
             self.recorded[str(e["fields"]["recorded"])] += 1
         elif e.kind == "send" and e["body"].get("type") == "judge":
             self.sent_to_judge[str(e["body"].get("id"))] += 1
+            if e["dest"] == WEDGED:
+                self.sent_to_wedged.append((e.t, str(e["body"].get("id"))))
         elif e.kind == "status" and e["node"] == WEDGED and e["fields"].get("sandbox") == "hung":
             self.hung_at = e.t
+        elif e.kind == "status" and e["node"] == WEDGED and e["fields"].get("sandbox") == "ok":
+            self.ok_at = e.t
         elif e.kind == "status" and e["node"] == "lb" and "healthy" in e["fields"]:
             healthy = WEDGED in e["fields"]["healthy"]
             if self.hung_at is not None and self.out_at is None and not healthy:
@@ -199,6 +206,30 @@ class Tally:
         return (
             f"{WEDGED}'s sandbox hung from t={self.hung_at:.2f} s, its process up: out of the "
             f"rotation at t={self.out_at:.2f} s{back}"
+        )
+
+    def sent_while_hung(self, visibility_timeout: float) -> str:
+        """The judge requests the wedged judge got while it still judged the one that hung, in
+        words (empty if none). Compared by time, not by trace order: with one process per node,
+        two nodes' events may reach the trace in another order than they happened."""
+        if self.hung_at is None:
+            return ""
+        hung_at = self.hung_at
+        ok_at = self.ok_at if self.ok_at is not None else float("inf")
+        earlier = [(t, i) for t, i in self.sent_to_wedged if t <= hung_at]
+        if not earlier:
+            return ""
+        sent_at, hung_id = max(earlier)
+        # Free again for the lb once the visibility timeout has passed without an answer.
+        until = min(ok_at, sent_at + visibility_timeout)
+        more = [
+            f"{i} at t={t:.2f} s" for t, i in sorted(self.sent_to_wedged) if hung_at < t < until
+        ]
+        if not more:
+            return ""
+        return (
+            f"the lb sent {WEDGED} {hung_id} at t={sent_at:.2f} s, and its sandbox hung on it from "
+            f"t={hung_at:.2f} s; while it still judged it, the lb sent it {', '.join(more)} too"
         )
 
     def judged_again(self) -> int:
@@ -250,6 +281,13 @@ async def scenario(cluster: Cluster, *, duration: float) -> ScenarioResult:
         return ScenarioResult.failed(
             f"{tally.wedge_story()}: a health check must ask whether judging works, not "
             "whether the process answers"
+        )
+    overloaded = tally.sent_while_hung(cluster.config["visibility_timeout"])
+    if overloaded:
+        return ScenarioResult.failed(
+            f"{overloaded}: a judge gets one submission at a time. The lb counts a judge busy "
+            "from the moment it sends it a submission until it answers (or the visibility "
+            "timeout passes), and hands submissions only to free judges"
         )
     if tally.out_at is not None and tally.shown_at is None:
         return ScenarioResult.failed(

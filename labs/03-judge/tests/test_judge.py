@@ -25,7 +25,7 @@ from typing import Any
 
 import trio
 
-from distlab import Cluster, TraceEvent
+from distlab import Cluster, ConfigError, TraceEvent
 from distlab.grading import (
     CheckFailed,
     Client,
@@ -351,6 +351,47 @@ async def test_an_id_is_given_only_once_the_submission_is_queued(run: LabRun) ->
     contest.check_each_recorded_once()
 
 
+@graded(points=1, seeds=30, budget=120)
+async def test_each_judge_has_one_submission_at_a_time(run: LabRun) -> None:
+    """More submissions at once than judges: the lb hands a judge its next submission only once
+    the judge has answered the last one (or the visibility timeout has passed)."""
+    visibility: float = run.config["visibility_timeout"]
+    async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        client = await run.client(cluster)
+        contest = Contest(run, cluster)
+        await trio.sleep(0.3)  # every judge has passed its first health check
+        no_crashes(cluster.trace.events)  # a node that crashed by itself: say so, and why
+        burst = 3 * len(judges(cluster)) + run.random.randint(0, 2)
+        burst_at = cluster.now()
+        await contest.submit_all(client, [make_submission(run) for _ in range(burst)])
+        await contest.expect_every_verdict(
+            client, after=f"{burst} submissions were made at once at t={burst_at:.3f} s."
+        )
+    judging: dict[str, TraceEvent] = {}  # judge -> the lb's judge request it has not answered
+    for e in cluster.trace.of_kind("send"):
+        kind, submission_id = e["body"].get("type"), e["body"].get("id")
+        if kind == "judge_ok" and e["dest"] == "lb":
+            last = judging.get(str(e["src"]))
+            if last is not None and last["body"].get("id") == submission_id:
+                del judging[str(e["src"])]
+        if kind != "judge" or e["src"] != "lb":
+            continue
+        judge = str(e["dest"])
+        last = judging.get(judge)
+        if last is not None and e.t - last.t < visibility:
+            raise CheckFailed(
+                f"{burst} submissions were made at once at t={burst_at:.3f} s, to "
+                f"{len(judges(cluster))} judges. The lb sent {judge} {last['body'].get('id')} "
+                f"to judge at t={last.t:.3f} s, and then {submission_id} at t={e.t:.3f} s, "
+                f"while {judge} had not answered for the first yet (no judge_ok) and the "
+                f"visibility timeout ({visibility:g} s) had not passed: a judge gets one "
+                "submission at a time. Count a judge busy from the moment you send it a "
+                "submission until it answers (or the visibility timeout passes), and hand "
+                "submissions only to judges that are free"
+            )
+        judging[judge] = e
+
+
 # -- Part B: nothing accepted is lost ---------------------------------------------------------
 
 
@@ -451,6 +492,64 @@ async def test_each_submission_is_recorded_once(run: LabRun) -> None:
         contest.check_each_recorded_once()
         await contest.check_verdicts(client)
         no_crashes(cluster.trace.events)
+
+
+@graded(points=1, seeds=30, budget=120)
+async def test_a_submission_queued_twice_is_kept_once(run: LabRun) -> None:
+    """The queue's enqueue_ok is slow, so the front end sends each submission to the queue two
+    times or more (the lb paused meanwhile): the queue keeps one copy per id, and each
+    submission is handed out, and judged, once."""
+    slow = 1.6 * run.config["timeout"]  # past the front end's timeout: it asks again
+    visibility: float = run.config["visibility_timeout"]
+    async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        client = await run.client(cluster)
+        contest = Contest(run, cluster)
+        schedule = run.schedule(cluster)
+        async with schedule.running():
+            await trio.sleep(0.3)  # every judge has passed its first health check
+            no_crashes(cluster.trace.events)  # a node that crashed by itself: say so, and why
+            # The lb hands nothing out until every copy the front end sent has reached the
+            # queue: whatever the queue keeps twice, it will hand out twice.
+            await schedule.fire(faults.pause("lb"))
+            await trio.sleep(0.05)  # the lb's last receive is answered, empty
+            await schedule.fire(faults.slow_link("queue", "frontend", delay=slow))
+            count = run.random.randint(1, 2)  # fewer than the judges: copies are judged at once
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(
+                    contest.submit_all, client, [make_submission(run) for _ in range(count)]
+                )
+                await trio.sleep(run.random.uniform(0.6, 0.9))  # each sent 3 times or more
+                await schedule.fire(
+                    faults.slow_link("queue", "frontend", delay=0.005, jitter=0.004)
+                )
+            await schedule.fire(faults.resume("lb"))
+        try:
+            await contest.expect_every_verdict(client)
+        except CheckFailed as error:
+            raise CheckFailed(f"{fault_log(schedule)} {error}") from None
+        await trio.sleep(visibility)  # any second judging, too
+    sends = cluster.trace.of_kind("send")
+    enqueued: dict[str, int] = {}
+    for e in sends:
+        if e["body"].get("type") == "enqueue" and e["dest"] == "queue":
+            enqueued[str(e["body"].get("id"))] = enqueued.get(str(e["body"].get("id")), 0) + 1
+    sent: dict[str, list[str]] = {}
+    for e in sends:
+        if e["src"] == "lb" and e["body"].get("type") == "judge":
+            sent.setdefault(str(e["body"].get("id")), []).append(f"{e['dest']} at t={e.t:.3f} s")
+    twice = {i: to for i, to in sent.items() if len(to) > 1}
+    if twice:
+        said = "; ".join(
+            f"{i} (sent to the queue {enqueued.get(i, 0)} times) to {', '.join(to)}"
+            for i, to in sorted(twice.items())
+        )
+        raise CheckFailed(
+            f"{fault_log(schedule)} The front end sent each submission to the queue more than "
+            f"once (its enqueue_ok came too late), while the lb handed nothing out; then the lb "
+            f"sent these submissions to a judge more than once, on a network that lost "
+            f"nothing: {said}. The queue keeps one copy per id: an enqueue for an id it "
+            "already holds changes nothing, and is confirmed with enqueue_ok all the same"
+        )
 
 
 # -- Part B, under the faults that find the order of steps and what is kept --------------------
@@ -787,6 +886,48 @@ async def test_no_work_goes_to_a_judge_out_of_the_rotation(run: LabRun) -> None:
             client,
             after=f"every judge was frozen from t={frozen_at:.3f} s to t={resumed_at:.3f} s.",
         )
+
+
+@graded(points=1, seeds=30, budget=120)
+async def test_a_judge_gets_work_only_once_it_has_passed_a_health_check(run: LabRun) -> None:
+    """A judge frozen from the very start, before its first health check, gets no submission
+    while frozen; the other judges judge them all."""
+    frozen_for = run.random.uniform(0.8, 1.2)
+    async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
+        victim = run.random.choice(judges(cluster))
+        try:
+            await cluster.pause(victim)  # before the lb's first health check reaches it
+        except ConfigError:  # it crashed by itself as it started: say so, and why
+            no_crashes(cluster.trace.events)
+            raise
+        paused_at = cluster.now()
+        client = await run.client(cluster)
+        contest = Contest(run, cluster)
+        count = run.random.randint(3, 5)
+        await contest.submit_all(client, [make_submission(run) for _ in range(count)])
+        await trio.sleep(max(0.0, paused_at + frozen_for - cluster.now()))
+        await cluster.resume(victim)
+        resumed_at = cluster.now()
+        story = (
+            f"{victim} was frozen from the very start (t={paused_at:.3f} s), before it could "
+            f"answer a single health check, until t={resumed_at:.3f} s; {count} submissions "
+            "were made meanwhile."
+        )
+        answered = [
+            e.t
+            for e in cluster.trace.of_kind("send")
+            if e["src"] == victim and e["body"].get("type") == "health_ok"
+        ]
+        until = min([resumed_at, *answered])
+        given = sent_to(cluster, victim, "judge", 0.0, until)
+        if given:
+            raise CheckFailed(
+                f"{story} Yet the lb sent it submissions to judge at {', '.join(given)}, "
+                f"before it had ever passed a health check. A judge gets work only once it "
+                f"has passed one: start with an empty rotation (no judge is healthy until it "
+                f"says so), and add a judge at its first passed check"
+            )
+        await contest.expect_every_verdict(client, after=story)
 
 
 @graded(points=2, seeds=40, budget=150)
