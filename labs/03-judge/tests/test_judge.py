@@ -310,7 +310,7 @@ def lb_healthy(status: Mapping[str, Any]) -> list[str]:
 # -- Part A: the happy path -------------------------------------------------------------------
 
 
-@graded(points=2, seeds=50, budget=150)
+@graded(points=2, seeds=40, budget=150)
 async def test_every_submission_gets_the_right_verdict(run: LabRun) -> None:
     """On a healthy network, every submission gets an id, and its right verdict, recorded once."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -323,7 +323,7 @@ async def test_every_submission_gets_the_right_verdict(run: LabRun) -> None:
         await contest.expect_every_verdict(client)
 
 
-@graded(points=2, seeds=50, budget=150)
+@graded(points=2, seeds=40, budget=150)
 async def test_an_id_is_given_only_once_the_submission_is_queued(run: LabRun) -> None:
     """The front end answers a submission with its id only after the queue confirmed it."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -395,7 +395,7 @@ async def test_each_judge_has_one_submission_at_a_time(run: LabRun) -> None:
 # -- Part B: nothing accepted is lost ---------------------------------------------------------
 
 
-@graded(points=3, seeds=50, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_a_judge_crashing_mid_judging_loses_nothing(run: LabRun) -> None:
     """A judge crashes in the middle of a judging run: its submission is judged all the same."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -424,7 +424,7 @@ async def test_a_judge_crashing_mid_judging_loses_nothing(run: LabRun) -> None:
         )
 
 
-@graded(points=3, seeds=50, budget=150)
+@graded(points=3, seeds=40, budget=150)
 async def test_the_queue_survives_a_crash_and_restart(run: LabRun) -> None:
     """The queue crashes holding submissions and restarts: every one of them is still judged."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -794,7 +794,7 @@ async def test_a_wedged_judge_leaves_the_rotation_and_comes_back(run: LabRun) ->
         no_crashes(cluster.trace.events)
 
 
-@graded(points=1, seeds=50, budget=150)
+@graded(points=1, seeds=40, budget=150)
 async def test_the_dashboard_shows_each_judges_health(run: LabRun) -> None:
     """A judge freezes and recovers: the dashboard shows it unhealthy, then healthy again."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -1048,7 +1048,7 @@ async def test_on_real_sockets(run: LabRun) -> None:
 # -- efficiency (hidden) ----------------------------------------------------------------------
 
 
-@graded(points=1, seeds=50, budget=150, visibility="hidden")
+@graded(points=1, seeds=40, budget=150, visibility="hidden")
 async def test_each_submission_is_judged_once_on_a_healthy_network(run: LabRun) -> None:
     """Without faults, no submission is sent to a judge twice: judging is the costly part."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
