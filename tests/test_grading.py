@@ -281,7 +281,7 @@ def test_distlab_check_prints_a_table_and_exits_zero_only_when_every_row_holds(
     out = " ".join(ready.stdout.split())
     assert "ok the reference passes every test on every seed" in out
     assert "ok mutant gives_up loses test_lost_pings_are_retried" in out
-    assert "PASS all 11 checks hold: the lab is ready" in out
+    assert "PASS all 12 checks hold: the lab is ready" in out
 
     broken = tmp_path / "07-broken"
     broken.mkdir()
