@@ -487,7 +487,8 @@ class FrozenLabApp(LabApp):
 
     def refresh_from_cluster(self) -> None:
         """Show the fixed model (the live app folds the cluster's new events here)."""
-        self.show_model()
+        if self.is_running:  # the refresh timer may fire once more while the app shuts down
+            self.show_model()
 
 
 def lab_screen_app(events: Sequence[TraceEvent], t: float = SCREENSHOT_TIME) -> FrozenLabApp:
