@@ -34,6 +34,8 @@ from ._watchdog import LoopWatchdog
 EXIT_STOPPED, EXIT_IMPORT_FAILED, EXIT_NODE_CRASHED = 0, 3, 70
 CONTROL_FRAME_LIMIT = 64 * 1024 * 1024
 EVENT_FLUSH_INTERVAL = 0.02
+#: seconds a flush waits for writes in progress to record their messages' fates
+WRITES_RECORDED_WAIT = 1.0
 
 
 class ChildHost:
@@ -144,6 +146,10 @@ async def _main(cmd_fd: int, event_fd: int) -> int:
                         FaultState.from_dict(command["state"]), command["description"]
                     )
                 elif kind == "flush":  # Cluster.settle(): events first, then the answer
+                    # A message already in its destination's socket has its fate recorded first
+                    # (bounded: a write to a paused node's full socket may never end).
+                    with trio.move_on_after(WRITES_RECORDED_WAIT):
+                        await host.transport.writes_recorded()
                     await host.flush()
                     await host.write({"flushed": command["token"]})
                 elif kind == "crash_point":

@@ -43,6 +43,24 @@ class LiveTransport(Carrier):
         self._nursery = nursery
         self._flush_events = flush_events
         self._links: dict[str, _Link] = {}
+        self._writes = 0  # writes between send_all and the record of their fates
+        self._no_writes = trio.Event()
+        self._no_writes.set()
+
+    async def writes_recorded(self) -> None:
+        """Wait until no write is halfway: one that is has reached the destination's socket
+        (whose node may already have answered) but not yet recorded its messages' fate.
+        ``Cluster.settle`` waits for this before a node process ships its events."""
+        await self._no_writes.wait()
+
+    def _write_begins(self) -> None:
+        self._writes += 1
+        self._no_writes = trio.Event() if self._no_writes.is_set() else self._no_writes
+
+    def _write_ends(self) -> None:
+        self._writes -= 1
+        if self._writes == 0:
+            self._no_writes.set()
 
     def _carry(self, item: InFlight) -> None:
         link = self._links.get(item.dest)
@@ -158,17 +176,21 @@ class _Link:
         await self._write(stream, b"".join(item.data for item in ready), ready)
 
     async def _write(self, stream: trio.SocketStream, data: bytes, ready: list[InFlight]) -> None:
+        self._t._write_begins()
         try:
-            await stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._drop_stream()
-            self.abandon_writing(f"the connection to {self._dest} broke ({exc})")
-            return
-        if self._writing is not ready:
-            return  # the run ended while we wrote: abandon() already recorded these as lost
-        self._writing = []
-        for item in ready:
-            self._t.fate(DELIVER, item, delay=round(item.delay, 6))
+            try:
+                await stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                self._drop_stream()
+                self.abandon_writing(f"the connection to {self._dest} broke ({exc})")
+                return
+            if self._writing is not ready:
+                return  # the run ended while we wrote: abandon() already recorded these as lost
+            self._writing = []
+            for item in ready:
+                self._t.fate(DELIVER, item, delay=round(item.delay, 6))
+        finally:
+            self._t._write_ends()
         if self._t._flush_events is not None:
             await self._t._flush_events()
 

@@ -289,9 +289,14 @@ def test_a_node_that_never_yields_is_named_and_stopped_and_the_screen_stays_live
             assert app.bridge.hung is not None and app.bridge.hung_node == "server"
             assert "node server in on_ping (a 'ping' from client)" in app.bridge.hung
             assert "loops_forever.py:9" in app.bridge.hung
+            # Said in a notification (which goes away after a while: look now, not later).
+            await until(
+                pilot,
+                lambda: any("loops_forever.py:9" in text for text in notifications(app)),
+                "the notification",
+            )
             await until(pilot, lambda: shown_states(app).get("server") == "crashed", "the stop")
             assert app.model.nodes["server"].last_crash.startswith("HungNodeStopped in on_ping")
-            assert any("loops_forever.py:9" in text for text in notifications(app))
             assert app.sub_title.startswith("HUNG, stopped: node server in on_ping")
             began = time.monotonic()
             await pilot.press("q")

@@ -26,9 +26,9 @@ from distlab._trace import (
     RUN_START,
     SEND,
     SPAWN,
-    TERMINATE,
     START,
     STATUS,
+    TERMINATE,
     TraceEvent,
 )
 
