@@ -22,7 +22,7 @@ from ._errors import ConfigError
 from ._handout import stub_solution
 from ._labs import SPEC_FILE, Lab
 from ._version import __version__
-from ._wheel import build_wheel, package_files
+from ._wheel import build_wheel, package_files, write_zip
 
 #: the README section for instructors (claims -> tests -> mutants): not for students
 INSTRUCTORS_SECTION = "## What the tests check"
@@ -248,14 +248,12 @@ def build_gradescope(lab: Lab, output: Path) -> Path:
         (source / "setup.sh").write_text(_SETUP, encoding="utf-8")
         (source / "run_autograder").write_text(_run_autograder(lab), encoding="utf-8")
         output.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(source.rglob("*")):
-                if path.is_file():
-                    entry = zipfile.ZipInfo(path.relative_to(source).as_posix())
-                    executable = path.name in ("setup.sh", "run_autograder")
-                    entry.external_attr = (0o755 if executable else 0o644) << 16
-                    entry.compress_type = zipfile.ZIP_DEFLATED
-                    archive.writestr(entry, path.read_bytes())
+        files = [
+            (path.relative_to(source).as_posix(), path.read_bytes())
+            for path in sorted(source.rglob("*"))
+            if path.is_file()
+        ]
+        write_zip(output, files, executable=frozenset({"setup.sh", "run_autograder"}))
     leaks = answer_key_leaks([lab], output, hidden_tests_allowed=True)
     if leaks:
         output.unlink()

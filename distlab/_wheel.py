@@ -67,10 +67,18 @@ def build_wheel(folder: Path) -> Path:
     files.append((f"{info}/RECORD", f"{record}\n{info}/RECORD,,\n".encode()))
     folder.mkdir(parents=True, exist_ok=True)
     wheel = folder / f"distlab-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    write_zip(wheel, files)
+    return wheel
+
+
+def write_zip(
+    path: Path, files: list[tuple[str, bytes]], *, executable: frozenset[str] = frozenset()
+) -> None:
+    """A zip of ``files`` (name, bytes), in that order, dated 1980-01-01: the same files give
+    the same bytes. Names in ``executable`` get mode 755, the others 644."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in files:
             entry = zipfile.ZipInfo(name, date_time=_EPOCH)
-            entry.external_attr = 0o644 << 16
+            entry.external_attr = (0o755 if name in executable else 0o644) << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(entry, data)
-    return wheel
