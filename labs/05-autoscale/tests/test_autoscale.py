@@ -1,0 +1,438 @@
+"""Lab 5's graded tests.
+
+Each test starts the service from the implementation being graded, without the lab's demo
+client (``counts={"client": 0}``): the test's own users (a harness client, ``run.client``) send
+requests to the lb at a rate the test sets (a ramp, a fall, an oscillation), and the checks rest
+on what those users were told (``run.history``): the latency of each request, and which were
+lost (an ``error``, or no answer within ``USER_TIMEOUT``). The fleet's size comes from the
+trace: the cloud's ``spawn`` and ``terminate`` events, which only the lab's cloud causes.
+
+Every wait is bounded, so an implementation that never answers fails in plain words instead of
+running out of time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import trio
+
+from distlab import Cluster
+from distlab.grading import CheckFailed, Client, LabRun, faults, graded, no_crashes
+
+#: seconds a user waits for the lb's answer; past it, the request is lost
+USER_TIMEOUT = 8.0
+#: the latency (s) the clients' 95th percentile must be back under, once the fleet has scaled
+TARGET_P95 = 1.5
+#: seconds for which the users' rate is taken as constant
+RATE_STEP = 0.1
+#: when the users start: once the lb has had time to health-check the initial fleet
+WARM_UP = 0.6
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def service(
+    run: LabRun, *, instances: int | None = None, config: Mapping[str, Any] | None = None
+) -> AbstractAsyncContextManager[Cluster]:
+    """The service without the demo client (``instances``: the initial fleet, if not the
+    lab's), on a network with small delays."""
+    counts = {"client": 0} if instances is None else {"client": 0, "instance": instances}
+    return run.cluster(config=config, counts=counts, delay=0.002)
+
+
+def rate_at(load: list[tuple[float, float]], t: float) -> float:
+    """Requests per second at ``t`` for a ``[(t, rate), ...]`` profile (straight lines)."""
+    if t <= load[0][0]:
+        return load[0][1]
+    for (t0, r0), (t1, r1) in itertools.pairwise(load):
+        if t0 <= t < t1:
+            return r0 + (r1 - r0) * (t - t0) / (t1 - t0)
+    return load[-1][1]
+
+
+async def users(
+    run: LabRun,
+    cluster: Cluster,
+    load: list[tuple[float, float]],
+    *,
+    until: float,
+    cost: float | None = None,
+) -> None:
+    """Send requests to the lb at the profile's rate (random arrivals) until ``until`` (the
+    cluster's clock), then wait for every answer. ``cost``: each request's work, if not the
+    lab's ``cost``."""
+    client = await run.client(cluster, name="users")
+    body: dict[str, Any] = {"type": "request"}
+    if cost is not None:
+        body["cost"] = cost
+    async with trio.open_nursery() as nursery:
+        while cluster.now() < until:
+            rate = rate_at(load, cluster.now())
+            if rate <= 0:
+                await trio.sleep(0.1)
+                continue
+            gap = run.random.expovariate(rate)
+            if gap > RATE_STEP:  # no request in this step: draw again at the next step's rate
+                await trio.sleep(RATE_STEP)
+                continue
+            await trio.sleep(gap)
+            if cluster.now() < until:
+                nursery.start_soon(ask, client, body)
+
+
+async def ask(client: Client, body: dict[str, Any]) -> None:
+    await client.call("lb", body, timeout=USER_TIMEOUT)
+
+
+Request = tuple[float, float | None, str]  # sent at, latency (None: lost), what happened
+
+
+def requests(run: LabRun, since: float = 0.0, until: float = float("inf")) -> list[Request]:
+    """The requests sent in ``[since, until)``: when, their latency, and what they were told."""
+    found: list[Request] = []
+    for start, end in run.history.completions():
+        if not since <= start.t < until:
+            continue
+        if end is None or end.kind == "timeout":
+            found.append((start.t, None, f"no answer within {USER_TIMEOUT:g} s"))
+        elif end.kind == "fail":
+            value = end.value or {}
+            found.append((start.t, None, f"error {value.get('code')}: {value.get('text')}"))
+        else:
+            instance = (end.value or {}).get("instance")
+            found.append((start.t, end.t - start.t, f"served by {instance}"))
+    return found
+
+
+def p95(done: list[Request]) -> float:
+    latencies = sorted(latency for _, latency, _ in done if latency is not None)
+    if not latencies:
+        return float("inf")
+    return latencies[max(0, -(-95 * len(latencies) // 100) - 1)]
+
+
+def no_request_lost(run: LabRun, since: float, until: float = float("inf"), *, why: str) -> None:
+    lost = [(t, what) for t, latency, what in requests(run, since, until) if latency is None]
+    if lost:
+        shown = "; ".join(f"sent at t={t:.2f} s: {what}" for t, what in lost[:4])
+        more = f" (and {len(lost) - 4} more)" if len(lost) > 4 else ""
+        raise CheckFailed(f"{len(lost)} requests were lost {why}: {shown}{more}")
+
+
+def fleet_changes(cluster: Cluster) -> list[tuple[float, str, str]]:
+    """(t, "launch" | "terminate", instance) for each change of the fleet, from the trace."""
+    changes = []
+    for event in cluster.trace.of_kind("spawn", "terminate"):
+        node = str(event["node"])
+        if not node.startswith("instance-"):
+            continue
+        changes.append((event.t, "launch" if event.kind == "spawn" else "terminate", node))
+    return changes
+
+
+def scaling_actions(cluster: Cluster) -> list[tuple[float, str, list[str]]]:
+    """The fleet's changes grouped into actions: instances launched (or terminated) together,
+    in one step, count as one action."""
+    actions: list[tuple[float, str, list[str]]] = []
+    for t, what, name in fleet_changes(cluster):
+        if actions and actions[-1][1] == what and t - actions[-1][0] < 0.1:
+            actions[-1][2].append(name)
+        else:
+            actions.append((t, what, [name]))
+    return actions
+
+
+def fleet_sizes(cluster: Cluster) -> list[tuple[float, int]]:
+    """The fleet's size after each change: (t, size), starting with the initial fleet."""
+    size = sum(1 for name in cluster.trace.events[0]["nodes"] if name.startswith("instance-"))
+    sizes = [(0.0, size)]
+    for t, what, _ in fleet_changes(cluster):
+        size += 1 if what == "launch" else -1
+        sizes.append((t, size))
+    return sizes
+
+
+def size_at(cluster: Cluster, t: float) -> int:
+    return [size for when, size in fleet_sizes(cluster) if when <= t][-1]
+
+
+def story(cluster: Cluster) -> str:
+    changes = fleet_changes(cluster)
+    if not changes:
+        return "the fleet never changed"
+    return "; ".join(f"t={t:.2f} s {what} {name}" for t, what, name in changes)
+
+
+def within_bounds(run: LabRun, cluster: Cluster) -> None:
+    low, high = run.config["min_instances"], run.config["max_instances"]
+    for t, size in fleet_sizes(cluster):
+        if size > high:
+            raise CheckFailed(
+                f"the fleet had {size} instances at t={t:.2f} s, more than max_instances "
+                f"({high}). The fleet: {story(cluster)}"
+            )
+        if size < low - 1 or size == 0:
+            raise CheckFailed(
+                f"the fleet had {size} instances at t={t:.2f} s, fewer than min_instances "
+                f"({low}). The fleet: {story(cluster)}"
+            )
+    sizes = fleet_sizes(cluster)
+    for (t, size), (later, _) in itertools.pairwise([*sizes, (cluster.now(), 0)]):
+        if size < low and later - t > run.config["boot_seconds"] + 1.0:
+            raise CheckFailed(
+                f"the fleet had {size} instances from t={t:.2f} s to t={later:.2f} s, fewer "
+                f"than min_instances ({low}) for longer than a replacement takes. The fleet: "
+                f"{story(cluster)}"
+            )
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+RAMP = [(0.0, 2.0), (2.0, 2.0), (3.0, 16.0)]
+RAMP_END = 3.0
+RECOVERED_BY = 14.0  # seconds: the p95 is measured over the requests sent from here on
+RAMP_UNTIL = 18.0
+
+
+@graded(points=3, seeds=20, budget=120)
+async def test_a_load_ramp_is_met_by_scaling_out(run: LabRun) -> None:
+    """The load ramps up past the fleet's capacity: it scales out, and the p95 latency clients
+    see is back under the target within 11 s of the ramp's end."""
+    async with service(run) as cluster:
+        await trio.sleep(WARM_UP)
+        await users(run, cluster, RAMP, until=RAMP_UNTIL)
+        no_crashes(cluster.trace.events)
+        peak = max(size for _, size in fleet_sizes(cluster))
+        if peak <= run.config["min_instances"]:
+            raise CheckFailed(
+                f"the load rose from 2 to 16 requests/s at t={RAMP_END:g} s (an instance serves "
+                f"{1 / run.config['cost']:g}/s) and the fleet never scaled out: {story(cluster)}"
+            )
+        late = requests(run, RECOVERED_BY, RAMP_UNTIL)
+        latency = p95(late)
+        if latency > TARGET_P95:
+            raise CheckFailed(
+                f"the p95 latency of the requests sent from t={RECOVERED_BY:g} s to "
+                f"t={RAMP_UNTIL:g} s was {latency:.2f} s, above the target {TARGET_P95:g} s, "
+                f"{RECOVERED_BY - RAMP_END:g} s after the ramp ended; the fleet: {story(cluster)}"
+            )
+        no_request_lost(run, 0.0, why="while the service scaled out")
+        within_bounds(run, cluster)
+
+
+FALL = [(0.0, 4.0)]
+FALL_UNTIL = 13.0
+
+
+@graded(points=3, seeds=30, budget=120)
+async def test_scaling_in_drains_first(run: LabRun) -> None:
+    """Five instances for 4 requests/s: the fleet scales in, and no request in flight on an
+    instance being terminated is lost: it is drained first."""
+    async with service(run, instances=5) as cluster:
+        await trio.sleep(WARM_UP)
+        await users(run, cluster, FALL, until=FALL_UNTIL)
+        no_crashes(cluster.trace.events)
+        terminated = [c for c in fleet_changes(cluster) if c[1] == "terminate"]
+        if not terminated:
+            raise CheckFailed(
+                "5 instances served 4 requests/s (each can serve "
+                f"{1 / run.config['cost']:g}/s) for {FALL_UNTIL - WARM_UP:g} s and the fleet "
+                "never scaled in"
+            )
+        no_request_lost(
+            run, WARM_UP, why=f"while the fleet scaled in ({story(cluster)}): drain first"
+        )
+        within_bounds(run, cluster)
+
+
+WAVE_HIGH, WAVE_LOW, WAVE_HALF = 11.0, 3.0, 2.0  # requests/s; seconds each
+WAVE_UNTIL = 20.0
+MOST_ACTIONS = 5  # scaling actions in all (launches, terminations)
+
+
+@graded(points=2, seeds=25, budget=120)
+async def test_oscillating_load_does_not_flap(run: LabRun) -> None:
+    """The load swings between 3 and 11 requests/s every 2 s: the fleet may grow for the
+    peaks, but it is scaled at most 5 times in 20 s (cooldown, hysteresis)."""
+    wave: list[tuple[float, float]] = []
+    t = 0.0
+    while t < WAVE_UNTIL:
+        wave += [(t, WAVE_HIGH), (t + WAVE_HALF - 0.01, WAVE_HIGH)]
+        wave += [(t + WAVE_HALF, WAVE_LOW), (t + 2 * WAVE_HALF - 0.01, WAVE_LOW)]
+        t += 2 * WAVE_HALF
+    async with service(run) as cluster:
+        await trio.sleep(WARM_UP)
+        await users(run, cluster, wave, until=WAVE_UNTIL)
+        no_crashes(cluster.trace.events)
+        actions = scaling_actions(cluster)
+        if len(actions) > MOST_ACTIONS:
+            raise CheckFailed(
+                f"the load swung between {WAVE_LOW:g} and {WAVE_HIGH:g} requests/s every "
+                f"{WAVE_HALF:g} s, and the fleet was scaled {len(actions)} times in "
+                f"{WAVE_UNTIL:g} s (at most {MOST_ACTIONS}; instances launched together count "
+                f"once): {story(cluster)}. Cool down after each action, and ask for more "
+                "periods of low load than of high before scaling in"
+            )
+        within_bounds(run, cluster)
+
+
+STEADY = [(0.0, 6.0)]
+CRASH_AT, WEDGE_AT, FAULTS_UNTIL = 2.0, 8.0, 14.0
+CRASH_NOTICED, WEDGE_NOTICED = 1.5, 2.5  # seconds: out of service by then
+QUEUED = 1.0  # seconds: requests sent this long before the wedge may wait behind its hang
+REPLACED_WITHIN = 5.5  # seconds after each fault: terminated, and another launched
+
+
+def in_service_at(cluster: Cluster, t: float) -> list[str]:
+    """The instances the lb said were in service at ``t`` (its last ``in_service`` before)."""
+    last: list[str] = []
+    for event in cluster.trace.of_kind("status"):
+        if event.t > t:
+            break
+        if event["node"] == "lb" and "in_service" in event["fields"]:
+            last = list(event["fields"]["in_service"])
+    return last
+
+
+def replaced(cluster: Cluster, name: str, since: float, *, what: str) -> None:
+    changes = fleet_changes(cluster)
+    ended = [t for t, kind, node in changes if kind == "terminate" and node == name]
+    launched = [t for t, kind, _ in changes if kind == "launch" and t > since]
+    if not ended or ended[0] > since + REPLACED_WITHIN:
+        raise CheckFailed(
+            f"{name} {what} at t={since:.2f} s and was not terminated within "
+            f"{REPLACED_WITHIN:g} s: an unhealthy instance must be replaced. The fleet: "
+            f"{story(cluster)}"
+        )
+    if not launched or launched[0] > since + REPLACED_WITHIN:
+        raise CheckFailed(
+            f"{name} {what} at t={since:.2f} s; it was terminated, but no instance was launched "
+            f"within {REPLACED_WITHIN:g} s to replace it. The fleet: {story(cluster)}"
+        )
+
+
+@graded(points=3, seeds=30, budget=120)
+async def test_a_crashed_or_wedged_instance_is_replaced(run: LabRun) -> None:
+    """Under a steady load, an instance crashes, later another wedges (its process up): each
+    leaves service, is replaced within 5.5 s, and every request sent once it is out is served
+    (those in flight on it when it failed may be lost)."""
+    async with service(run, instances=3) as cluster:
+        crashed: list[str] = []
+        wedged: list[str] = []
+
+        async def break_two() -> None:
+            await trio.sleep(CRASH_AT - cluster.now())
+            victims = in_service_at(cluster, cluster.now()) or ["instance-1"]
+            crashed.append(run.random.choice(victims))
+            await cluster.crash(crashed[0])
+            await trio.sleep(WEDGE_AT - cluster.now())
+            others = [n for n in in_service_at(cluster, cluster.now()) if n not in crashed]
+            wedged.append(run.random.choice(others or ["instance-2"]))
+            operator = await run.client(cluster, name="operator")
+            await operator.call(wedged[0], {"type": "wedge", "seconds": 30.0}, timeout=1.0)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(break_two)
+            await trio.sleep(WARM_UP)
+            await users(run, cluster, STEADY, until=FAULTS_UNTIL)
+        no_crashes(cluster.trace.events)
+        replaced(cluster, crashed[0], CRASH_AT, what="crashed")
+        replaced(cluster, wedged[0], WEDGE_AT, what="was wedged (its process up)")
+        no_request_lost(
+            run,
+            CRASH_AT + CRASH_NOTICED,
+            WEDGE_AT - QUEUED,
+            why=f"once {crashed[0]} had crashed (at t={CRASH_AT:g} s) and left service",
+        )
+        no_request_lost(
+            run,
+            WEDGE_AT + WEDGE_NOTICED,
+            why=f"once {wedged[0]} was wedged (at t={WEDGE_AT:g} s) and left service",
+        )
+        within_bounds(run, cluster)
+
+
+BUSY = [(0.0, 10.0)]
+BLIND_AT, LATE_AT, RESTART_AT, BLIND_UNTIL = 2.0, 6.0, 10.0, 14.0
+
+
+@graded(points=3, seeds=25, budget=120)
+async def test_missing_metrics_are_not_no_load(run: LabRun) -> None:
+    """Under a steady load that 4 instances serve, the metrics service loses its reports
+    (cut off from the instances), then gets them 2.5 s late, then restarts with nothing:
+    the fleet is never scaled in meanwhile. No data is not "no load"."""
+    async with service(run, instances=4) as cluster:
+        happened: list[str] = []
+
+        async def blind_it() -> None:
+            await trio.sleep(BLIND_AT - cluster.now())
+            happened.append(f"t={cluster.now():.2f} s: the instances' reports to metrics lost")
+            cut: set[str] = set()
+            while cluster.now() < LATE_AT:  # new instances too, as they are launched
+                for name in cluster.roster.with_role("instance"):
+                    if name not in cut:
+                        cluster.network.block(name, "metrics")
+                        cut.add(name)
+                await trio.sleep(0.05)
+            cluster.network.heal()
+            await faults.slow_node("metrics", delay=2.5, way="in").apply(cluster, run.random)
+            happened.append(f"t={cluster.now():.2f} s: every message to metrics 2.5 s late")
+            await trio.sleep(RESTART_AT - cluster.now())
+            await faults.slow_node("metrics", delay=0.002, way="in").apply(cluster, run.random)
+            await cluster.restart("metrics")
+            happened.append(f"t={cluster.now():.2f} s: metrics restarted, its samples lost")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(blind_it)
+            await trio.sleep(WARM_UP)
+            await users(run, cluster, BUSY, until=BLIND_UNTIL)
+        no_crashes(cluster.trace.events)
+        terminated = [c for c in fleet_changes(cluster) if c[1] == "terminate"]
+        if terminated:
+            t, _, name = terminated[0]
+            raise CheckFailed(
+                f"{name} was terminated at t={t:.2f} s while the load stayed at "
+                f"{BUSY[0][1]:g} requests/s ({'; '.join(happened)}): no data is not no load. "
+                f"The fleet: {story(cluster)}"
+            )
+        within_bounds(run, cluster)
+
+
+QUIET_UNTIL = 5.0  # no load at first: the alarm "low" goes off, at min_instances
+OVERLOAD, OVERLOAD_COST, OVERLOAD_UNTIL = 7.0, 1.0, 13.0  # requests/s, s each: 7 instances' work
+AUTOSCALER_DOWN = (9.0, 9.3)
+BOUNDS_UNTIL = 14.0
+
+
+@graded(points=2, seeds=25, budget=120)
+async def test_the_fleet_stays_within_its_bounds(run: LabRun) -> None:
+    """No load at all, then more than max_instances can serve, the autoscaler restarting
+    meanwhile: the fleet stays at min_instances, then grows to max_instances and no further."""
+    async with service(run) as cluster:
+
+        async def restart_autoscaler() -> None:
+            await trio.sleep(AUTOSCALER_DOWN[0] - cluster.now())
+            await cluster.crash("autoscaler")
+            await trio.sleep(AUTOSCALER_DOWN[1] - cluster.now())
+            await cluster.restart("autoscaler")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(restart_autoscaler)
+            await trio.sleep(QUIET_UNTIL)
+            load = [(0.0, OVERLOAD)]
+            await users(run, cluster, load, until=OVERLOAD_UNTIL, cost=OVERLOAD_COST)
+            await trio.sleep(max(0.0, BOUNDS_UNTIL - cluster.now()))
+        no_crashes(cluster.trace.events)
+        within_bounds(run, cluster)
+        high = run.config["max_instances"]
+        peak = max(size for _, size in fleet_sizes(cluster))
+        if peak < high:
+            raise CheckFailed(
+                f"the load needed 7 instances and the fleet grew to {peak} only, not to "
+                f"max_instances ({high}): {story(cluster)}"
+            )
