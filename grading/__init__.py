@@ -24,6 +24,13 @@ from ._fates import check_message_fates
 from ._graded import Client, GradedTest, LabRun, graded
 from ._grader import GradeOptions, grade
 from ._history import History, Op
+from ._linearizability import (
+    Linearizability,
+    LinearizabilityFailed,
+    Operation,
+    check_linearizable,
+    linearizability,
+)
 from ._lock_checks import (
     ClientHold,
     client_lock_holds,
@@ -32,12 +39,22 @@ from ._lock_checks import (
     one_holder_at_a_time,
     one_vote_per_term,
 )
+from ._models import (
+    UNKNOWN,
+    KeyValueModel,
+    LockModel,
+    Model,
+    OpInput,
+    RegisterModel,
+    standard_read,
+)
 from ._results import CheckFailed, GradeReport, SeedResult, TestResult
 from ._schedule import FaultSchedule
 from ._verdict_checks import answers_match, answers_never_change, no_value_given_twice
 from ._waits import first_event
 
 __all__ = [
+    "UNKNOWN",
     "CheckFailed",
     "Client",
     "ClientHold",
@@ -46,14 +63,23 @@ __all__ = [
     "GradeReport",
     "GradedTest",
     "History",
+    "KeyValueModel",
     "LabRun",
+    "Linearizability",
+    "LinearizabilityFailed",
+    "LockModel",
+    "Model",
     "Op",
+    "OpInput",
+    "Operation",
+    "RegisterModel",
     "SeedResult",
     "TestResult",
     "answers_match",
     "answers_never_change",
     "at_most_one_holder",
     "at_most_one_per_term",
+    "check_linearizable",
     "check_message_fates",
     "client_lock_holds",
     "crashed_by_itself",
@@ -67,12 +93,14 @@ __all__ = [
     "heal_time",
     "latency_percentile",
     "leaders_elected_by_a_majority",
+    "linearizability",
     "messages_per_operation",
     "no_crashes",
     "no_grant_after_a_newer_leader",
     "no_value_given_twice",
     "one_holder_at_a_time",
     "one_vote_per_term",
+    "standard_read",
     "status_at",
     "within",
 ]

@@ -1,0 +1,259 @@
+"""Sequential models for the linearizability checker, and how a client history's values read.
+
+A model says what one object (a register, one key of a store, a lock) may answer when its
+operations run one at a time: ``step(state, op, output)`` is whether ``op`` could have been
+answered ``output`` in ``state``, and the state after it. States must be hashable (the search
+remembers which (operations done, state) it has seen) and ``step`` must be pure.
+
+How a history's values read (:func:`standard_read`), for every model:
+
+- the invoke's ``value`` is a dict: ``"key"`` names the key (``KeyValueModel``; optional), and
+  ``"value"`` is the argument (``write``/``put``: the value; ``cas``: ``[from, to]``); any other
+  invoke value (``{"type": "acquire"}`` say) means no argument;
+- an ``ok`` answer's ``value`` is a dict with a ``"value"`` (what a read or get returned), or
+  else the answer itself (a lock's ``{"type": "granted", ...}``);
+- a ``fail`` answer took no effect: it is left out; a ``timeout`` or no answer yet may have
+  taken effect at any moment after its invoke, or never: its output is :data:`UNKNOWN`.
+
+Lists in values become tuples and dicts :class:`FrozenDict`, so that values can be states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from ._history import Op
+
+__all__ = [
+    "UNKNOWN",
+    "FrozenDict",
+    "KeyValueModel",
+    "LockModel",
+    "Model",
+    "OpInput",
+    "RegisterModel",
+    "freeze",
+    "standard_read",
+]
+
+
+class _Unknown:
+    """The output of an operation whose answer never came: any answer is possible."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Final = _Unknown()
+
+
+class FrozenDict(dict[str, Any]):
+    """A dict that can be a state or part of one (its values are frozen too)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+
+def freeze(value: Any) -> Any:
+    """``value`` with its lists as tuples and its dicts as :class:`FrozenDict`: hashable."""
+    if isinstance(value, Mapping):
+        return FrozenDict({str(k): freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class OpInput:
+    """What an operation asked: ``f`` by ``process`` on ``key`` with ``arg``."""
+
+    f: str
+    process: str
+    key: Hashable = None
+    arg: Hashable = None
+
+
+def standard_read(invoked: Op, completed: Op | None) -> tuple[OpInput, Any] | None:
+    """An operation's input and output by the conventions in this module's docstring.
+
+    A lab whose history says things otherwise passes its own function of the same shape to the
+    checker (``read=...``); returning None leaves the operation out (it took no effect).
+    """
+    asked = invoked.value
+    if isinstance(asked, Mapping):
+        key = freeze(asked.get("key"))
+        arg = freeze(asked.get("value"))
+    else:
+        key, arg = None, freeze(asked)
+    if completed is None or completed.kind != "ok":
+        output: Any = UNKNOWN
+    elif isinstance(completed.value, Mapping) and "value" in completed.value:
+        output = freeze(completed.value["value"])
+    else:
+        output = freeze(completed.value)
+    return OpInput(invoked.f, invoked.process, key, arg), output
+
+
+class Model(Protocol):
+    """A sequential specification the checker can search against."""
+
+    @property
+    def initial(self) -> Hashable:
+        """The state before any operation."""
+        ...
+
+    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
+        """Whether ``op`` could have answered ``output`` in ``state`` (``output`` is
+        :data:`UNKNOWN` for an operation without an answer: then any answer will do), and the
+        state after it. Raises ValueError for an operation the model does not know."""
+        ...
+
+    def read_only(self, op: OpInput) -> bool:
+        """Whether ``op`` never changes the state: without an answer it constrains nothing, and
+        the checker leaves it out (this also checks ``op.f``: ValueError if unknown)."""
+        ...
+
+    def key_of(self, op: OpInput) -> Hashable:
+        """Which independent object ``op`` is on: operations on different keys are checked
+        separately (P-compositionality); one object: always None."""
+        ...
+
+    def describe_state(self, state: Any) -> str:
+        """The state in words: "the register held 3"."""
+        ...
+
+
+def _unknown_op(model: str, op: OpInput, known: tuple[str, ...]) -> ValueError:
+    return ValueError(
+        f"{model} knows the operations {', '.join(known)}; the history has {op.f!r} "
+        f"(by {op.process}): pass read=... to map or leave out other operations"
+    )
+
+
+@dataclass(frozen=True)
+class RegisterModel:
+    """One register: ``read`` answers its value, ``write(v)`` sets it, ``cas([a, b])`` sets it
+    to b if it holds a. A cas answered False (or ``{"value": false}``) says it did not hold a;
+    any other answer says the swap happened (a client told "no" may also record a ``fail``:
+    left out, as taking no effect). The names of the operations can be changed."""
+
+    initial: Hashable = None
+    read: str = "read"
+    write: str = "write"
+    cas: str = "cas"
+
+    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
+        return _register_step(self, state, op, output, self.read, self.write, self.cas)
+
+    def read_only(self, op: OpInput) -> bool:
+        if op.f not in (self.read, self.write, self.cas):
+            raise _unknown_op(type(self).__name__, op, (self.read, self.write, self.cas))
+        return op.f == self.read
+
+    def key_of(self, op: OpInput) -> Hashable:
+        return None
+
+    def describe_state(self, state: Any) -> str:
+        return f"the register held {state!r}"
+
+
+def _register_step(
+    model: object, state: Any, op: OpInput, output: Any, read: str, write: str, cas: str
+) -> tuple[bool, Any]:
+    f = op.f
+    if f == read:
+        return output is UNKNOWN or output == state, state
+    if f == write:
+        return True, op.arg
+    if f == cas:
+        expected, new = _pair(op)
+        if output is UNKNOWN:
+            return True, new if state == expected else state
+        if output is False:
+            return state != expected, state
+        return state == expected, new
+    raise _unknown_op(type(model).__name__, op, (read, write, cas))
+
+
+def _pair(op: OpInput) -> tuple[Any, Any]:
+    if isinstance(op.arg, tuple) and len(op.arg) == 2:
+        return op.arg[0], op.arg[1]
+    raise ValueError(f"{op.f} by {op.process} needs [from, to] as its value, not {op.arg!r}")
+
+
+@dataclass(frozen=True)
+class KeyValueModel:
+    """A store of registers, one per key: ``get`` answers a key's value (``initial`` until it is
+    first put), ``put(v)`` sets it, ``cas([a, b])`` as for :class:`RegisterModel`. Keys are
+    independent objects, so each key's operations are checked on their own (its state is that
+    key's value): a history is linearizable exactly when every key's part is."""
+
+    initial: Hashable = None
+    get: str = "get"
+    put: str = "put"
+    cas: str = "cas"
+
+    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
+        return _register_step(self, state, op, output, self.get, self.put, self.cas)
+
+    def read_only(self, op: OpInput) -> bool:
+        if op.f not in (self.get, self.put, self.cas):
+            raise _unknown_op(type(self).__name__, op, (self.get, self.put, self.cas))
+        return op.f == self.get
+
+    def key_of(self, op: OpInput) -> Hashable:
+        return op.key
+
+    def describe_state(self, state: Any) -> str:
+        return f"the key held {state!r}"
+
+
+@dataclass(frozen=True)
+class LockModel:
+    """One lock, held by at most one process (the state: its holder, or None).
+
+    ``acquire`` answered with a grant (True, or an answer whose ``type`` is in ``granted``) was
+    possible only if the lock was free or already the caller's (a renewal); answered with a
+    refusal (an answer whose ``type`` is in ``refused``) only if another process held it.
+    ``release`` frees the lock if the caller holds it and changes nothing otherwise, whatever it
+    was answered: a release by a client that does not hold the lock must not free it. Any other
+    answer (a redirect to the leader, "unavailable") took no effect."""
+
+    acquire: str = "acquire"
+    release: str = "release"
+    granted: tuple[str, ...] = ("granted",)
+    refused: tuple[str, ...] = ("busy",)
+
+    @property
+    def initial(self) -> Hashable:
+        return None
+
+    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
+        if op.f == self.acquire:
+            free_or_mine = state is None or state == op.process
+            if output is UNKNOWN:
+                return True, op.process if free_or_mine else state
+            answer = output.get("type") if isinstance(output, Mapping) else output
+            if output is True or answer in self.granted:
+                return free_or_mine, op.process
+            if answer in self.refused:
+                return not free_or_mine, state
+            return True, state
+        if op.f == self.release:
+            return True, None if state == op.process else state
+        raise _unknown_op(type(self).__name__, op, (self.acquire, self.release))
+
+    def read_only(self, op: OpInput) -> bool:
+        if op.f not in (self.acquire, self.release):
+            raise _unknown_op(type(self).__name__, op, (self.acquire, self.release))
+        return False
+
+    def key_of(self, op: OpInput) -> Hashable:
+        return None
+
+    def describe_state(self, state: Any) -> str:
+        return "the lock was free" if state is None else f"{state} held the lock"
