@@ -4,6 +4,8 @@ its budget, and generated register histories (bench/linearizability.py) on fixed
 
 from __future__ import annotations
 
+import itertools
+import random
 from typing import Any
 
 import pytest
@@ -24,6 +26,8 @@ from distlab.grading import (
     linearizability,
     standard_read,
 )
+from distlab.grading._linearizability import _search_ops
+from distlab.grading._linearizability import operations as _operations
 
 TIMEOUT = "timeout"
 FAIL = "fail"
@@ -141,6 +145,20 @@ def test_a_timeout_may_have_taken_effect_or_not() -> None:
     early = history(r("c2", 1, 0, 1), w("c1", 1, 2, 3, TIMEOUT))
     undone = history(w("c1", 1, 0, 1, TIMEOUT), r("c2", 1, 5, 6), r("c2", None, 7, 8))
     assert verdict(early) == verdict(undone) == "not linearizable"
+
+
+def test_which_timeouts_took_effect_is_searched_too() -> None:
+    # the read of 1 at t=4 is explained by either timed-out request; the read of 1 at t=8, after
+    # write(3), only by write(1) taking effect late: so the cas must have explained the first
+    h = history(
+        w("c1", 2, 0, 1),
+        w("c2", 1, 2, 3, TIMEOUT),
+        ("c3", "cas", {"value": [2, 1]}, 2.5, 3, TIMEOUT),
+        r("c1", 1, 4, 5),
+        w("c1", 3, 6, 7),
+        r("c4", 1, 8, 9),
+    )
+    assert verdict(h) == "linearizable"
 
 
 def test_a_pending_operation_is_a_timeout_without_an_end() -> None:
@@ -349,3 +367,64 @@ def test_a_read_of_another_value_is_mostly_caught() -> None:
     # another written value may be explained by a write running at the same time: not always
     assert len(caught) == 32
     assert caught[:6] == [2, 3, 5, 6, 7, 8]
+
+
+# -- against brute force --------------------------------------------------------------------------
+
+
+def brute_force(h: History, model: Model) -> bool:
+    """Every order of every subset of the unanswered operations, the slow and obvious way."""
+    ops = _operations(h, model)
+    searched = _search_ops(ops)
+    answered = [i for i, s in enumerate(searched) if s.ret is not None]
+    unanswered = [i for i, s in enumerate(searched) if s.ret is None]
+    for chosen in range(1 << len(unanswered)):
+        included = answered + [u for b, u in enumerate(unanswered) if chosen >> b & 1]
+        for order in itertools.permutations(included):
+            # an operation answered before another was asked comes first
+            if any(
+                (ret := searched[later].ret) is not None and ret < searched[first].call
+                for k, first in enumerate(order)
+                for later in order[k + 1 :]
+            ):
+                continue
+            state, ok = model.initial, True
+            for i in order:
+                ok, state = model.step(state, searched[i].op, searched[i].output)
+                if not ok:
+                    break
+            if ok:
+                return True
+    return False
+
+
+def random_history(rng: random.Random, model: str) -> History:
+    ops = []
+    for client in ("c1", "c2", "c3", "c4"):
+        t = rng.uniform(0, 1)
+        for _ in range(rng.randint(1, 2)):
+            end = t + rng.uniform(0.1, 2)
+            answer = rng.choice([TIMEOUT, PENDING, FAIL, None, None, None, None])
+            if model == "lock":
+                f = rng.choice(["acquire", "acquire", "release"])
+                told = answer or {"type": rng.choice(["granted", "busy", "released"])}
+                ops.append((client, f, {}, t, end, told))
+            else:
+                f = rng.choice(["read", "write", "cas"])
+                value = {"read": None, "write": rng.randint(1, 2), "cas": [1, 2]}[f]
+                result = rng.choice([None, 1, 2]) if f == "read" else rng.choice([True, False])
+                ops.append((client, f, {"value": value}, t, end, answer or {"value": result}))
+            t = end + rng.uniform(0, 0.5)
+    return history(*ops)
+
+
+@pytest.mark.parametrize("model", ["register", "lock"])
+def test_the_search_agrees_with_brute_force_on_small_histories(model: str) -> None:
+    checked = RegisterModel() if model == "register" else LockModel()
+    verdicts = []
+    for seed in range(600):
+        h = random_history(random.Random(seed), model)
+        expected = brute_force(h, checked)
+        assert linearizability(h, checked).ok == expected, (seed, h.ops)
+        verdicts.append(expected)
+    assert 0.2 < sum(verdicts) / len(verdicts) < 0.9  # both kinds were tried
