@@ -35,6 +35,8 @@ Read = Callable[[Op, Op | None], tuple[OpInput, Any] | None]
 
 #: the default search budget: about two seconds of search at most, the same verdict everywhere
 DEFAULT_MAX_STEPS = 1_000_000
+#: at most this many lines of a failure's window are shown
+SHOWN = 16
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,8 @@ def linearizability(
         found = search(searched, model, max_steps=max_steps - steps, deadline=deadline)
         steps += found.steps
         if found.outcome == "unknown":
-            return _unknown(len(ops), part, key, steps, max_steps, keyed=len(by_key) > 1)
+            budget = f"max_steps={max_steps:,}" if steps >= max_steps else f"seconds={seconds:g}"
+            return _unknown(len(ops), part, key, steps, budget, keyed=len(by_key) > 1)
         if found.outcome == "not linearizable" and found.stuck is not None:
             states = tuple(model.describe_state(s) for s in found.states)
             causes = [c for c in found.causes if c is not None]
@@ -237,12 +240,12 @@ def _search_ops(part: list[Operation]) -> list[SearchOp]:
 
 
 def _unknown(
-    total: int, part: list[Operation], key: Hashable, steps: int, max_steps: int, *, keyed: bool
+    total: int, part: list[Operation], key: Hashable, steps: int, budget: str, *, keyed: bool
 ) -> Linearizability:
     unanswered = sum(op.outcome != "ok" for op in part)
     where = f" on key {_value(key)}" if keyed else ""
     message = (
-        f"unknown: search budget exhausted after {steps:,} steps (max_steps={max_steps:,}){where}"
+        f"unknown: search budget exhausted after {steps:,} steps ({budget}){where}"
         f": {len(part)} operations, {unanswered} of them without an answer. The checker could "
         "not decide whether the answers are linearizable: every operation without an answer "
         "may have taken effect at any moment after its request, and many of them at once, "
@@ -295,7 +298,14 @@ def _failure(
         f"around this one, from t={start:.3f} s (each takes effect at one instant between its "
         "request and its answer):"
     )
-    for op in window:
+    shown = list(window)
+    if len(window) > SHOWN:
+        # a long stretch (a lock held across many requests): its start and its end tell the story
+        shown = [*window[: SHOWN // 4], None, *window[len(window) - SHOWN + SHOWN // 4 + 1 :]]
+    for op in shown:
+        if op is None:
+            lines.append(f"  ... ({len(window) - SHOWN + 1} more operations)")
+            continue
         mark = "   <- could not be placed" if op is culprit else ""
         lines.append(f"  {op.words()}{mark}")
     return Linearizability(

@@ -279,6 +279,17 @@ def test_the_holders_release_frees_the_lock() -> None:
     assert verdict(h, LockModel()) == "linearizable"
 
 
+def test_a_long_window_shows_its_start_and_its_end() -> None:
+    refusals = [acquire("c2", "busy", 2 + i, 2.5 + i) for i in range(30)]
+    h = history(acquire("c1", "granted", 0, 1), *refusals, acquire("c3", "granted", 100, 101))
+    result = linearizability(h, LockModel())
+    assert len(result.window) == 32 and result.span == (0, 101)
+    lines = result.message.splitlines()[3:]
+    assert len(lines) == 16 and lines[4] == "  ... (17 more operations)"
+    assert lines[0] == "  t=0.000-1.000 s c1 acquire() -> granted"
+    assert lines[-1].endswith("c3 acquire() -> granted   <- could not be placed")
+
+
 def test_a_refusal_needs_a_holder_and_a_redirect_takes_no_effect() -> None:
     assert verdict(history(acquire("c1", "busy", 0, 1)), LockModel()) == "not linearizable"
     h = history(acquire("c1", "not_leader", 0, 1), acquire("c2", "granted", 2, 3))
@@ -329,7 +340,8 @@ def test_the_search_gives_up_in_words_when_its_budget_runs_out() -> None:
 
 def test_a_budget_in_seconds_ends_the_search_too() -> None:
     h = register_history(3, operations=2000, corrupt="unwritten", timeouts=0.05)
-    assert linearizability(h, RegisterModel(), seconds=0.0).verdict == "unknown"
+    result = linearizability(h, RegisterModel(), seconds=0.0)
+    assert result.verdict == "unknown" and "steps (seconds=0)" in result.message
 
 
 # -- generated histories --------------------------------------------------------------------------
