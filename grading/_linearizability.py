@@ -298,7 +298,7 @@ def _failure(
         f"around this one, from t={start:.3f} s (each takes effect at one instant between its "
         "request and its answer):"
     )
-    shown = list(window)
+    shown: list[Operation | None] = list(window)
     if len(window) > SHOWN:
         # a long stretch (a lock held across many requests): its start and its end tell the story
         shown = [*window[: SHOWN // 4], None, *window[len(window) - SHOWN + SHOWN // 4 + 1 :]]
