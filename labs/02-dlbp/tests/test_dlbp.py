@@ -239,13 +239,13 @@ async def counts_exactly(run: LabRun, mode: str) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=3, seeds=30, budget=150)
+@graded(points=3, seeds=20, budget=150)
 async def test_part_a_two_load_balancers_count_exactly(run: LabRun) -> None:
     """Part A: through the map LB and the reduce LB, every job's word count is exact."""
     await counts_exactly(run, "double")
 
 
-@graded(points=2, seeds=30, budget=150)
+@graded(points=2, seeds=20, budget=150)
 async def test_part_b_one_master_counts_exactly(run: LabRun) -> None:
     """Part B: through the single master, every job's word count is exact."""
     await counts_exactly(run, "single")
@@ -318,7 +318,7 @@ async def test_the_reducer_is_chosen_only_after_a_map_completes(run: LabRun) -> 
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=30, budget=200)
+@graded(points=2, seeds=20, budget=200)
 async def test_compare_two_load_balancers_with_one_master(run: LabRun) -> None:
     """The same jobs through both designs: both exact; messages and latency of each reported."""
     documents = make_documents(run)
@@ -346,7 +346,7 @@ async def test_compare_two_load_balancers_with_one_master(run: LabRun) -> None:
 # -- Part C: failures ----------------------------------------------------------------------------
 
 
-@graded(points=3, seeds=30, budget=150)
+@graded(points=3, seeds=20, budget=150)
 async def test_a_crashed_mappers_splits_are_reassigned(run: LabRun) -> None:
     """A worker crashes while it maps; its splits go to other workers; the counts stay exact."""
     documents, mode = make_documents(run), mode_for(run)
@@ -378,7 +378,7 @@ async def test_a_crashed_mappers_splits_are_reassigned(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=3, seeds=30, budget=150)
+@graded(points=3, seeds=20, budget=150)
 async def test_a_crashed_reducer_is_replaced_and_fed_again(run: LabRun) -> None:
     """The reducer crashes holding outputs; another is chosen, sent every output; still exact."""
     mode = mode_for(run)
@@ -424,7 +424,7 @@ async def test_a_crashed_reducer_is_replaced_and_fed_again(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=1, seeds=30, budget=150)
+@graded(points=1, seeds=20, budget=150)
 async def test_work_is_spread_across_the_mappers(run: LabRun) -> None:
     """On a healthy network no worker is sent more than its fair share of a job's splits."""
     documents, mode = make_documents(run), mode_for(run)
@@ -449,7 +449,7 @@ async def test_work_is_spread_across_the_mappers(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=30, budget=200)
+@graded(points=2, seeds=25, budget=200)
 async def test_lost_messages_do_not_change_the_counts(run: LabRun) -> None:
     """With 10% of messages lost, every job still finishes, with the exact word count."""
     documents, mode = make_documents(run), mode_for(run)
@@ -503,7 +503,7 @@ def patience(config: Mapping[str, Any]) -> float:
     return float(config["attempts"] * config["timeout"])
 
 
-@graded(points=3, seeds=30, budget=120)
+@graded(points=3, seeds=20, budget=120)
 async def test_a_restarted_reducer_still_has_what_it_acknowledged(run: LabRun) -> None:
     """The reducer crashes right after an acknowledgement and comes back: it lost nothing."""
     documents, mode = make_documents(run), mode_for(run)
@@ -539,7 +539,7 @@ async def test_a_restarted_reducer_still_has_what_it_acknowledged(run: LabRun) -
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=30, budget=90)
+@graded(points=2, seeds=20, budget=90)
 async def test_a_mapper_crashing_between_its_two_messages_loses_nothing(run: LabRun) -> None:
     """Part A: a mapper crashes right after its map_ok; the split's output is already safe."""
     documents = make_documents(run)
@@ -581,7 +581,7 @@ async def test_a_mapper_crashing_between_its_two_messages_loses_nothing(run: Lab
     check_exact(cluster, documents, "double")
 
 
-@graded(points=2, seeds=30, budget=90)
+@graded(points=2, seeds=20, budget=90)
 async def test_late_acknowledgements_do_not_count_twice(run: LabRun) -> None:
     """The reducer answers later than the timeout for a while: each resent output counts once."""
     documents, mode = make_documents(run), mode_for(run)
@@ -615,7 +615,7 @@ async def test_late_acknowledgements_do_not_count_twice(run: LabRun) -> None:
         ) from None
 
 
-@graded(points=2, seeds=30, budget=120)
+@graded(points=2, seeds=25, budget=120)
 async def test_a_replaced_reducer_that_wakes_up_changes_nothing(run: LabRun) -> None:
     """The reducer freezes until it is replaced, then wakes and answers: that changes nothing.
 
@@ -663,7 +663,7 @@ def said_done(client: str) -> Callable[[TraceEvent], bool]:
     return lambda e: e.kind == "status" and e["node"] == client and e["fields"].get("done") is True
 
 
-@graded(points=2, seeds=30, budget=120)
+@graded(points=2, seeds=20, budget=120)
 async def test_concurrent_clients_with_a_crashed_worker(run: LabRun) -> None:
     """Four clients submit at once while a worker crashes and comes back: every count exact."""
     documents, mode = make_documents(run), mode_for(run)
@@ -702,7 +702,7 @@ async def test_concurrent_clients_with_a_crashed_worker(run: LabRun) -> None:
             )
 
 
-@graded(points=1, seeds=30, budget=90)
+@graded(points=1, seeds=20, budget=90)
 async def test_a_resubmitted_job_is_started_once(run: LabRun) -> None:
     """The client hears its job_ok late and submits again: the job is still started once."""
     documents, mode = make_documents(run), mode_for(run)

@@ -310,7 +310,7 @@ def lb_healthy(status: Mapping[str, Any]) -> list[str]:
 # -- Part A: the happy path -------------------------------------------------------------------
 
 
-@graded(points=2, seeds=40, budget=150)
+@graded(points=2, seeds=25, budget=150)
 async def test_every_submission_gets_the_right_verdict(run: LabRun) -> None:
     """On a healthy network, every submission gets an id, and its right verdict, recorded once."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -323,7 +323,7 @@ async def test_every_submission_gets_the_right_verdict(run: LabRun) -> None:
         await contest.expect_every_verdict(client)
 
 
-@graded(points=2, seeds=40, budget=150)
+@graded(points=2, seeds=25, budget=150)
 async def test_an_id_is_given_only_once_the_submission_is_queued(run: LabRun) -> None:
     """The front end answers a submission with its id only after the queue confirmed it."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -351,7 +351,7 @@ async def test_an_id_is_given_only_once_the_submission_is_queued(run: LabRun) ->
     contest.check_each_recorded_once()
 
 
-@graded(points=1, seeds=30, budget=120)
+@graded(points=1, seeds=20, budget=120)
 async def test_each_judge_has_one_submission_at_a_time(run: LabRun) -> None:
     """More submissions at once than judges: the lb hands a judge its next submission only once
     the judge has answered the last one (or the visibility timeout has passed)."""
@@ -395,7 +395,7 @@ async def test_each_judge_has_one_submission_at_a_time(run: LabRun) -> None:
 # -- Part B: nothing accepted is lost ---------------------------------------------------------
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=25, budget=150)
 async def test_a_judge_crashing_mid_judging_loses_nothing(run: LabRun) -> None:
     """A judge crashes in the middle of a judging run: its submission is judged all the same."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -424,7 +424,7 @@ async def test_a_judge_crashing_mid_judging_loses_nothing(run: LabRun) -> None:
         )
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=25, budget=150)
 async def test_the_queue_survives_a_crash_and_restart(run: LabRun) -> None:
     """The queue crashes holding submissions and restarts: every one of them is still judged."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -479,7 +479,7 @@ async def test_lost_messages_lose_no_submission(run: LabRun) -> None:
         no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=25, budget=150)
 async def test_each_submission_is_recorded_once(run: LabRun) -> None:
     """With duplicated messages, submissions get judged twice: each is still recorded once."""
     async with judge_cluster(run, duplicate=0.3, delay=0.01, jitter=0.01) as cluster:
@@ -494,7 +494,7 @@ async def test_each_submission_is_recorded_once(run: LabRun) -> None:
         no_crashes(cluster.trace.events)
 
 
-@graded(points=1, seeds=30, budget=120)
+@graded(points=1, seeds=20, budget=120)
 async def test_a_submission_queued_twice_is_kept_once(run: LabRun) -> None:
     """The queue's enqueue_ok is slow, so the front end sends each submission to the queue two
     times or more (the lb paused meanwhile): the queue keeps one copy per id, and each
@@ -617,7 +617,7 @@ async def restart_whoever_crashes(
         unsubscribe()
 
 
-@graded(points=3, seeds=30, budget=150)
+@graded(points=3, seeds=25, budget=150)
 async def test_every_role_that_keeps_state_survives_a_restart(run: LabRun) -> None:
     """The dashboard, the front end, the lb and the queue crash and restart while three
     contestants submit: ids stay new, verdicts stay kept, nothing confirmed is lost."""
@@ -683,7 +683,7 @@ async def test_a_crash_between_two_steps_loses_nothing(run: LabRun) -> None:
             raise CheckFailed(f"{fault_log(schedule)} {error}") from None
 
 
-@graded(points=2, seeds=30, budget=150)
+@graded(points=2, seeds=20, budget=150)
 async def test_late_answers_from_the_queue_lose_nothing(run: LabRun) -> None:
     """For over three visibility timeouts, the queue's answers reach the lb after it has asked
     again: submissions are handed out, unseen, again and again; each is judged in the end."""
@@ -734,7 +734,7 @@ def sent_to(cluster: Cluster, judge: str, msg_type: str, since: float, until: fl
     ]
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=25, budget=150)
 async def test_a_wedged_judge_leaves_the_rotation_and_comes_back(run: LabRun) -> None:
     """A judge whose sandbox hangs (its process still up) leaves the rotation, and returns."""
     hang = 1.2
@@ -794,7 +794,7 @@ async def test_a_wedged_judge_leaves_the_rotation_and_comes_back(run: LabRun) ->
         no_crashes(cluster.trace.events)
 
 
-@graded(points=1, seeds=40, budget=150)
+@graded(points=1, seeds=25, budget=150)
 async def test_the_dashboard_shows_each_judges_health(run: LabRun) -> None:
     """A judge freezes and recovers: the dashboard shows it unhealthy, then healthy again."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -845,7 +845,7 @@ async def test_the_dashboard_shows_each_judges_health(run: LabRun) -> None:
     no_crashes(events)
 
 
-@graded(points=1, seeds=30, budget=120)
+@graded(points=1, seeds=20, budget=120)
 async def test_no_work_goes_to_a_judge_out_of_the_rotation(run: LabRun) -> None:
     """Every judge freezes: while none is in the rotation the lb hands out no submission, and
     the queue keeps them all until the judges are back."""
@@ -888,7 +888,7 @@ async def test_no_work_goes_to_a_judge_out_of_the_rotation(run: LabRun) -> None:
         )
 
 
-@graded(points=1, seeds=30, budget=120)
+@graded(points=1, seeds=20, budget=120)
 async def test_a_judge_gets_work_only_once_it_has_passed_a_health_check(run: LabRun) -> None:
     """A judge frozen from the very start, before its first health check, gets no submission
     while frozen; the other judges judge them all."""
@@ -930,7 +930,7 @@ async def test_a_judge_gets_work_only_once_it_has_passed_a_health_check(run: Lab
         await contest.expect_every_verdict(client, after=story)
 
 
-@graded(points=2, seeds=40, budget=150)
+@graded(points=2, seeds=25, budget=150)
 async def test_more_judges_judge_faster(run: LabRun) -> None:
     """The same 6 submissions, with 1 judge and with 3: three judges finish much sooner."""
     took: dict[int, float] = {}
@@ -954,7 +954,7 @@ async def test_more_judges_judge_faster(run: LabRun) -> None:
     print(f"seed {run.seed}: {figures}")
 
 
-@graded(points=2, seeds=30, budget=150)
+@graded(points=2, seeds=20, budget=150)
 async def test_a_frozen_judge_is_replaced_and_then_rejoins(run: LabRun) -> None:
     """A judge freezes mid-judging for longer than the visibility timeout: another judges its
     submission; it wakes, finishes its stale work harmlessly, and is given work again."""
@@ -1048,7 +1048,7 @@ async def test_on_real_sockets(run: LabRun) -> None:
 # -- efficiency (hidden) ----------------------------------------------------------------------
 
 
-@graded(points=1, seeds=40, budget=150, visibility="hidden")
+@graded(points=1, seeds=25, budget=150, visibility="hidden")
 async def test_each_submission_is_judged_once_on_a_healthy_network(run: LabRun) -> None:
     """Without faults, no submission is sent to a judge twice: judging is the costly part."""
     async with judge_cluster(run, delay=0.005, jitter=0.004) as cluster:

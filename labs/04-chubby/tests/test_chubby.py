@@ -159,7 +159,7 @@ def partition(
 # -- Part A: electing one leader ------------------------------------------------------------------
 
 
-@graded(points=2, seeds=50, budget=90)
+@graded(points=2, seeds=25, budget=90)
 async def test_one_leader_is_elected(run: LabRun) -> None:
     """On a healthy network, the replicas elect one leader, and keep it."""
     async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -177,7 +177,7 @@ async def test_one_leader_is_elected(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=60, budget=120)
+@graded(points=3, seeds=30, budget=120)
 async def test_at_most_one_leader_per_term(run: LabRun) -> None:
     """Elections that collide (narrow timeouts, leaders crashed): never two leaders in a term."""
     # Election timeouts all within 20 ms of each other: replicas often stand at once, and split
@@ -198,7 +198,7 @@ async def test_at_most_one_leader_per_term(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-@graded(points=2, seeds=40, budget=120)
+@graded(points=2, seeds=30, budget=120)
 async def test_late_votes_count_for_nothing(run: LabRun) -> None:
     """Links slower than the election timeouts: a vote that arrives after its election is over
     counts for nothing, so every leader was elected by a majority of its own term."""
@@ -222,7 +222,7 @@ async def test_late_votes_count_for_nothing(run: LabRun) -> None:
 # -- Part B: failures ----------------------------------------------------------------------------
 
 
-@graded(points=2, seeds=50, budget=90)
+@graded(points=2, seeds=30, budget=90)
 async def test_a_new_leader_after_the_leader_crashes(run: LabRun) -> None:
     """The leader crashes: the others elect a new one; back up, the old leader follows it."""
     async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -248,7 +248,7 @@ async def test_a_new_leader_after_the_leader_crashes(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-@graded(points=2, seeds=50, budget=90)
+@graded(points=2, seeds=25, budget=90)
 async def test_a_minority_never_elects_a_leader(run: LabRun) -> None:
     """The leader and one follower are cut off: the three others elect a new leader; the two
     never do, and the old leader steps down once its master lease lapses."""
@@ -291,7 +291,7 @@ async def test_a_minority_never_elects_a_leader(run: LabRun) -> None:
     no_crashes(events)
 
 
-@graded(points=3, seeds=50, budget=120)
+@graded(points=3, seeds=25, budget=120)
 async def test_one_leader_again_after_the_partition_heals(run: LabRun) -> None:
     """After a partition heals, the five replicas agree on one leader again, in time."""
     async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -315,7 +315,7 @@ async def test_one_leader_again_after_the_partition_heals(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-@graded(points=2, seeds=30, budget=90)
+@graded(points=2, seeds=20, budget=90)
 async def test_a_replica_cut_off_from_the_leader_alone_gets_no_votes(run: LabRun) -> None:
     """One link is down: a follower and the leader cannot reach each other. The follower stands
     for election again and again; the others, who hear the leader, ignore it (their promise):
@@ -430,7 +430,7 @@ def check_restarts_keep_term_and_vote(events: list[TraceEvent], names: list[str]
     return checked
 
 
-@graded(points=2, seeds=50, budget=120)
+@graded(points=2, seeds=25, budget=120)
 async def test_a_restarted_replica_keeps_its_term_and_vote(run: LabRun) -> None:
     """Replicas crash and restart, leaders too: each comes back with its term and its vote."""
     async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -462,7 +462,7 @@ def crash_point_of(e: TraceEvent, node: str, *, since: float) -> bool:
     )
 
 
-@graded(points=2, seeds=40, budget=120)
+@graded(points=2, seeds=25, budget=120)
 async def test_a_replica_crashed_right_after_it_answers_keeps_its_term_and_vote(
     run: LabRun,
 ) -> None:
@@ -601,7 +601,7 @@ async def must_acquire(
     return granted
 
 
-@graded(points=2, seeds=30, budget=90)
+@graded(points=2, seeds=20, budget=90)
 async def test_the_leader_grants_the_lock_and_followers_redirect(run: LabRun) -> None:
     """A follower redirects to the leader; the leader grants, refuses (busy), and frees the lock."""
     async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -645,7 +645,7 @@ async def test_the_leader_grants_the_lock_and_followers_redirect(run: LabRun) ->
     no_crashes(cluster.trace.events)
 
 
-@graded(points=2, seeds=40, budget=120)
+@graded(points=2, seeds=25, budget=120)
 async def test_a_lease_runs_out_when_its_holder_goes_quiet(run: LabRun) -> None:
     """A holder renews its lease, then goes quiet: the lock is free once the lease runs out."""
     async with chubby_cluster(run, delay=0.005, jitter=0.004) as cluster:
@@ -683,7 +683,7 @@ async def test_a_lease_runs_out_when_its_holder_goes_quiet(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=50, budget=120)
+@graded(points=3, seeds=25, budget=120)
 async def test_the_lock_is_safe_when_the_leader_crashes(run: LabRun) -> None:
     """The leader crashes just after granting the lock: the next leader grants it to nobody else
     while that grant may still run."""
@@ -714,7 +714,7 @@ async def keep_the_lock(user: Client, cluster: Cluster, until: float) -> None:
         await trio.sleep(0.2)
 
 
-@graded(points=3, seeds=50, budget=120)
+@graded(points=3, seeds=25, budget=120)
 async def test_the_lock_is_safe_when_the_old_leader_is_cut_off(run: LabRun) -> None:
     """The leader is cut off with its lock holder: it stops granting before the new leader, on
     the other side, grants the lock to a client there."""
@@ -743,7 +743,7 @@ async def test_the_lock_is_safe_when_the_old_leader_is_cut_off(run: LabRun) -> N
     no_crashes(cluster.trace.events)
 
 
-@graded(points=2, seeds=30, budget=90)
+@graded(points=2, seeds=20, budget=90)
 async def test_a_release_by_a_client_that_does_not_hold_the_lock_frees_nothing(
     run: LabRun,
 ) -> None:
@@ -817,7 +817,7 @@ async def keep_asking(user: Client, cluster: Cluster, replica: str, until: float
         await trio.sleep(RETRY)
 
 
-@graded(points=3, seeds=40, budget=120)
+@graded(points=3, seeds=30, budget=120)
 async def test_the_lock_is_safe_when_the_leader_hears_its_followers_late(run: LabRun) -> None:
     """The followers' answers reach the leader 0.15 s late; then its heartbeats stop reaching
     them. Its master lease runs from when it sent a round, not from when the answers came: it
@@ -876,7 +876,7 @@ def cut_off_from_the_replicas(cluster: Cluster, name: str) -> None:
             cluster.network.block(other, name)
 
 
-@graded(points=3, seeds=40, budget=120)
+@graded(points=3, seeds=30, budget=120)
 async def test_a_leader_that_wakes_up_from_a_pause_grants_nothing(run: LabRun) -> None:
     """The leader is paused (a zombie), cut off from the other replicas, with requests for the
     lock waiting for it: the others elect a new leader, which grants the lock to other clients;
@@ -940,7 +940,7 @@ async def test_on_real_sockets(run: LabRun) -> None:
 # -- efficiency (hidden) --------------------------------------------------------------------------
 
 
-@graded(points=1, seeds=50, budget=90, visibility="hidden")
+@graded(points=1, seeds=25, budget=90, visibility="hidden")
 async def test_a_stable_leader_costs_few_messages(run: LabRun) -> None:
     """With a stable leader on a healthy network, a heartbeat round is one message each way per
     follower: at most 12 messages between replicas per heartbeat interval (8, and some slack)."""
