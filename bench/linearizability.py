@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -105,7 +106,7 @@ class Timing:
     def row(self) -> str:
         median = statistics.median(self.seconds)
         return (
-            f"{self.name:<34} {self.result.operations:>6} {self.result.verdict:<17} "
+            f"{self.name:<38} {self.result.operations:>6} {self.result.verdict:<17} "
             f"{self.result.steps:>9,} {median * 1000:>9.1f} {max(self.seconds) * 1000:>9.1f}"
         )
 
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ("linearizable", register_history(args.seed, **size)),
         ("1% timeouts", register_history(args.seed, timeouts=0.01, **size)),
         ("5% timeouts", register_history(args.seed, timeouts=0.05, **size)),
-        ("unique values (1000)", register_history(args.seed, values=1000, **size)),
+        ("1,000 values (few repeats)", register_history(args.seed, values=1000, **size)),
         (
             "a read of a value never written",
             register_history(args.seed, corrupt="unwritten", **size),
@@ -143,8 +144,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             "the same, 1% timeouts",
             register_history(args.seed, corrupt="unwritten", timeouts=0.01, **size),
         ),
+        (
+            "the same, 1% timeouts, 1/5 of the ops",
+            register_history(
+                args.seed,
+                corrupt="unwritten",
+                timeouts=0.01,
+                operations=args.operations // 5,
+                clients=args.clients,
+            ),
+        ),
     ]
-    print(f"{args.operations} operations, {args.clients} clients, one register, seed {args.seed}")
+    print(
+        f"{args.operations} operations, {args.clients} clients, one register, seed {args.seed}, "
+        f"max_steps {args.max_steps:,}, load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"{'history':<34} {'ops':>6} {'verdict':<17} {'steps':>9} {'median ms':>9} {'max ms':>9}")
     for name, history in cases:
         timing = time_check(name, history, reps=args.reps, max_steps=args.max_steps)
