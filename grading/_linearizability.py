@@ -200,7 +200,7 @@ def linearizability(
             return _unknown(len(ops), part, key, steps, budget, keyed=len(by_key) > 1)
         if found.outcome == "not linearizable" and found.stuck is not None:
             states = tuple(model.describe_state(s) for s in found.states)
-            causes = [c for c in found.causes if c is not None]
+            causes = [c for c in found.causes if c >= 0]
             return _failure(len(ops), part, searched, found.stuck, causes, states, key, steps)
     return Linearizability("linearizable", len(ops), steps)
 

@@ -17,7 +17,11 @@ Why it is written this way:
 - An operation without an answer (a timeout, or still pending) may take effect at any moment
   after its call, or never: it has a call entry and no return entry, so it never blocks the
   search, and it is tried only after the answered operations, so that a run with many timeouts
-  does not try each one at every step before finding it was not needed.
+  does not try each one at every step before finding it was not needed. Since it may also never
+  take effect, a configuration that failed with some of them placed dooms every configuration
+  with the same answered operations, the same state and more of them placed; and one placed
+  right after another that makes no difference to it (a write overwriting a write) is left to
+  the configuration before, which tries it without the other.
 - The search counts its steps and gives up past a budget (steps, and optionally seconds): a
   grader must never hang, and a budget in steps gives the same verdict on every machine.
 - When it fails, it reports its frontier: the latest return it ever got stuck at (every answer
@@ -38,12 +42,16 @@ from ._models import Model, OpInput
 __all__ = ["SearchOp", "SearchResult", "search"]
 
 NIL = -1
-#: (entry, is it unanswered, state, answered placed, unanswered placed, blocking return entry,
-#: operation): what placing an operation changed, to undo it
 Step: TypeAlias = Callable[[Any, OpInput, Any], tuple[bool, Any]]
+#: (entry, is it unanswered, state, answered placed, unanswered placed, blocking return entry,
+#: the operation whose effect last changed the state, this one included (NIL: none did)):
+#: what placing an operation changed, to undo it, and what a failure reports
 Frame: TypeAlias = tuple[int, bool, Any, int, int, int, int]
 #: how many states at the frontier a failure reports
 MAX_STATES = 5
+#: how many failed configurations per (answered operations, state) are remembered: each is
+#: compared with every new configuration of that kind, so the work per step stays bounded
+MAX_MASKS = 32
 
 
 @dataclass(frozen=True)
@@ -65,9 +73,9 @@ class SearchResult:
     stuck: int | None = None
     #: the states the object could be in when ``stuck`` was tried at the frontier
     states: tuple[Any, ...] = ()
-    #: for each of those states, the operation whose effect last changed the state (None: the
-    #: initial state)
-    causes: tuple[int | None, ...] = ()
+    #: for each of those states, the operation whose effect last changed the state (-1: none,
+    #: the initial state)
+    causes: tuple[int, ...] = ()
 
 
 def search(
@@ -140,7 +148,7 @@ def search(
     steps = 0
     frontier = NIL  # the latest return entry the search got stuck at
     frontier_states: list[Any] = []
-    causes: list[int | None] = []
+    causes: list[int] = []
 
     entry = nxt[head]
     in_main = True  # scanning the main list, else the unanswered calls before ``block``
@@ -163,7 +171,8 @@ def search(
                 key = (now, umask, after)
                 if key not in seen and not (ucount and _doomed(failed, now, umask, after)):
                     seen.add(key)
-                    stack.append((entry, False, state, placed, umask, NIL, i))
+                    cause = i if after != state else stack[-1][6] if stack else NIL
+                    stack.append((entry, False, state, placed, umask, NIL, cause))
                     state, placed = after, now
                     ret = partner[entry]
                     nxt[prv[entry]] = nxt[entry]
@@ -187,7 +196,8 @@ def search(
                     and not _undone(stack, step, inputs[i], outputs[i], after)
                 ):
                     seen.add(key)
-                    stack.append((entry, True, state, placed, umask, block, i))
+                    cause = i if after != state else stack[-1][6] if stack else NIL
+                    stack.append((entry, True, state, placed, umask, block, cause))
                     state, umask = after, now
                     unxt[uprv[entry]] = unxt[entry]
                     uprv[unxt[entry]] = uprv[entry]
@@ -197,19 +207,23 @@ def search(
             continue
         # nothing more can go before ``block``: this configuration is a dead end
         if frontier == NIL or rank[block] > rank[frontier]:
-            frontier, frontier_states, causes = block, [state], [_cause(stack, state)]
+            frontier, frontier_states = block, [state]
+            causes = [stack[-1][6] if stack else NIL]
         elif (
             block == frontier and len(frontier_states) < MAX_STATES and state not in frontier_states
         ):
             frontier_states.append(state)
-            causes.append(_cause(stack, state))
+            causes.append(stack[-1][6] if stack else NIL)
         if not stack:
             stuck = owner[frontier]
             return SearchResult(
                 "not linearizable", steps, stuck, tuple(frontier_states), tuple(causes)
             )
         if ucount:
-            failed.setdefault((placed, state), []).append(umask)
+            masks = failed.setdefault((placed, state), [])
+            if len(masks) == MAX_MASKS:
+                del masks[0]  # forgetting a failure is safe: it only prunes less
+            masks.append(umask)
         entry, unanswered_entry, state, placed, umask, block, _ = stack.pop()
         if unanswered_entry:
             unxt[uprv[entry]] = entry
@@ -224,16 +238,6 @@ def search(
             returns_left += 1
             in_main, entry = True, nxt[entry]
     return SearchResult("linearizable", steps)
-
-
-def _cause(stack: list[Frame], state: Any) -> int | None:
-    """The operation placed last whose effect changed the state (None: none did)."""
-    after = state
-    for _, _, before, _, _, _, i in reversed(stack):
-        if before != after:
-            return i
-        after = before
-    return None
 
 
 def _doomed(failed: dict[tuple[int, Any], list[int]], placed: int, umask: int, state: Any) -> bool:
