@@ -101,7 +101,7 @@ class Linearizability:
     steps: int
     #: the key whose operations failed (None for a one-object model)
     key: Hashable = None
-    #: the operation that could not be placed
+    #: the operation that could not be placed (unknown: the furthest the search got stuck at)
     culprit: Operation | None = None
     #: the operations around it, by start time: the smallest stretch of the history to read
     window: tuple[Operation, ...] = ()
@@ -197,7 +197,8 @@ def linearizability(
         steps += found.steps
         if found.outcome == "unknown":
             budget = f"max_steps={max_steps:,}" if steps >= max_steps else f"seconds={seconds:g}"
-            return _unknown(len(ops), part, key, steps, budget, keyed=len(by_key) > 1)
+            furthest = None if found.stuck is None else part[found.stuck]
+            return _unknown(len(ops), part, key, steps, budget, furthest, keyed=len(by_key) > 1)
         if found.outcome == "not linearizable" and found.stuck is not None:
             states = tuple(model.describe_state(s) for s in found.states)
             causes = [c for c in found.causes if c >= 0]
@@ -240,7 +241,14 @@ def _search_ops(part: list[Operation]) -> list[SearchOp]:
 
 
 def _unknown(
-    total: int, part: list[Operation], key: Hashable, steps: int, budget: str, *, keyed: bool
+    total: int,
+    part: list[Operation],
+    key: Hashable,
+    steps: int,
+    budget: str,
+    furthest: Operation | None,
+    *,
+    keyed: bool,
 ) -> Linearizability:
     unanswered = sum(op.outcome != "ok" for op in part)
     where = f" on key {_value(key)}" if keyed else ""
@@ -251,7 +259,13 @@ def _unknown(
         "may have taken effect at any moment after its request, and many of them at once, "
         "overlapping, multiply the orders to try"
     )
-    return Linearizability("unknown", total, steps, key, message=message)
+    if furthest is not None:
+        message += (
+            f". The furthest it got: some order explains every answer before "
+            f"t={furthest.end:.3f} s, and it had found none yet that also explains "
+            f"{furthest.words()}"
+        )
+    return Linearizability("unknown", total, steps, key, furthest, message=message)
 
 
 def _failure(

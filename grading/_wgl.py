@@ -69,7 +69,8 @@ class SearchOp:
 class SearchResult:
     outcome: Literal["linearizable", "not linearizable", "unknown"]
     steps: int
-    #: the operation (index into the ops searched) that could not be placed, on a failure
+    #: the operation (index into the ops searched) that could not be placed, on a failure; out
+    #: of budget, the one the search was stuck at furthest so far
     stuck: int | None = None
     #: the states the object could be in when ``stuck`` was tried at the frontier
     states: tuple[Any, ...] = ()
@@ -158,7 +159,8 @@ def search(
         if steps > max_steps or (
             deadline is not None and not steps & 0xFFF and time.monotonic() > deadline
         ):
-            return SearchResult("unknown", steps - 1)
+            stuck = owner[frontier] if frontier != NIL else None
+            return SearchResult("unknown", steps - 1, stuck)
         if in_main:
             if not is_call[entry]:
                 # the first return still in the list: no answered call after it may go first

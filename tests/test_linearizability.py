@@ -331,6 +331,8 @@ def test_the_search_gives_up_in_words_when_its_budget_runs_out() -> None:
     assert result.verdict == "unknown" and result.unknown and not result.ok
     assert result.steps == 500
     assert result.message.startswith("unknown: search budget exhausted after 500 steps")
+    assert "The furthest it got: some order explains every answer before t=" in result.message
+    assert result.culprit is not None and result.span is None
     with pytest.raises(LinearizabilityFailed, match="unknown: search budget exhausted"):
         check_linearizable(h, RegisterModel(), max_steps=500)
     assert check_linearizable(h, RegisterModel(), max_steps=500, allow_unknown=True).unknown
