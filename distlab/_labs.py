@@ -18,6 +18,14 @@ A lab's spec is small and machine-readable::
 
     [mutants]                         # mutants/<name>.py = the graded test it must fail
     gives_up = "test_lost_pings_are_retried"
+
+    [tui]                             # what the TUI shows besides the usual (docs/tui.md)
+    columns = ["role", "term"]        # status fields with a column of their own
+    [tui.parts]                       # a node's part, as the node that decides it publishes it
+    booting = "cloud.booting"         #   (the status field lists names; the first match wins)
+    [tui.chart]                       # a count over time: len() of a list field, or a number
+    title = "instances"
+    count = "cloud.instances"
 """
 
 from __future__ import annotations
@@ -87,6 +95,28 @@ class RoleSpec:
 
 
 @dataclass(frozen=True)
+class PartSpec:
+    """A part nodes can be in, as a node that decides it publishes it: lab.toml's
+    ``[tui.parts] draining = "lb.draining"`` is ``PartSpec("draining", "lb", "draining")``: the
+    nodes that ``lb``'s status field ``draining`` lists are draining."""
+
+    part: str
+    node: str
+    field: str
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A count over time for the TUI's chart: lab.toml's ``[tui.chart] title = "instances"``,
+    ``count = "cloud.instances"`` (the length of a list status field of one node, or a number
+    field itself)."""
+
+    title: str
+    node: str
+    field: str
+
+
+@dataclass(frozen=True)
 class Lab:
     number: int
     slug: str
@@ -101,6 +131,10 @@ class Lab:
     mutants: Mapping[Path, str] = field(default_factory=dict)
     #: status fields the TUI's nodes table shows in columns of their own ([tui] columns)
     columns: tuple[str, ...] = ()
+    #: the parts nodes can be in, as other nodes publish them ([tui.parts]), first match first
+    parts: tuple[PartSpec, ...] = ()
+    #: a count the TUI charts over time ([tui.chart]), if the lab declares one
+    chart: ChartSpec | None = None
 
     def cluster_spec(
         self,
@@ -222,6 +256,8 @@ def load_lab(path: Path) -> Lab:
     duration = spec.get("duration", 10.0)
     if not (isinstance(duration, int | float) and duration > 0):
         raise ConfigError(f"{spec_path}: 'duration' must be seconds > 0, got {duration!r}")
+    names = [name for role in roles for name in role.node_names()]
+    columns, parts, chart = _tui(spec_path, spec.get("tui", {}), names)
     return Lab(
         number=int(number_text),
         slug=path.name,
@@ -233,8 +269,85 @@ def load_lab(path: Path) -> Lab:
         roles=tuple(roles),
         config=dict(spec.get("config", {})),
         mutants=_mutants(path, spec_path, spec.get("mutants", {})),
-        columns=_columns(spec_path, spec.get("tui", {})),
+        columns=columns,
+        parts=parts,
+        chart=chart,
     )
+
+
+TUI_KEYS = ("columns", "parts", "chart")
+CHART_KEYS = ("title", "count")
+
+
+def _tui(
+    spec_path: Path, table: Any, names: list[str]
+) -> tuple[tuple[str, ...], tuple[PartSpec, ...], ChartSpec | None]:
+    """lab.toml's ``[tui]`` table: its columns, parts and chart (``names``: the lab's nodes)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{spec_path}: 'tui' must be a table ([tui]), got {table!r}")
+    unknown = sorted(set(table) - set(TUI_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{spec_path} [tui]: unknown key {', '.join(map(repr, unknown))}: the keys are "
+            f"{', '.join(TUI_KEYS)} (see docs/writing-a-lab.md)"
+        )
+    parts = table.get("parts", {})
+    if not isinstance(parts, dict):
+        raise ConfigError(
+            f"{spec_path}: 'tui.parts' must be a table [tui.parts] of part = \"node.field\", "
+            f'e.g. draining = "lb.draining", got {parts!r}'
+        )
+    part_specs = []
+    for part, value in parts.items():
+        where = f"{spec_path} [tui.parts] {part!r}"
+        node, field_name = _node_field(where, value, names, example="lb.draining")
+        part_specs.append(PartSpec(part, node, field_name))
+    return (
+        _columns(spec_path, table),
+        tuple(part_specs),
+        _chart(spec_path, table.get("chart"), names),
+    )
+
+
+def _chart(spec_path: Path, table: Any, names: list[str]) -> ChartSpec | None:
+    if table is None:
+        return None
+    example = '[tui.chart] title = "instances", count = "cloud.instances"'
+    if not isinstance(table, dict):
+        raise ConfigError(f"{spec_path}: 'tui.chart' must be a table, e.g. {example}")
+    unknown = sorted(set(table) - set(CHART_KEYS))
+    if unknown or "count" not in table:
+        wrong = f"unknown key {', '.join(map(repr, unknown))}" if unknown else "no 'count'"
+        raise ConfigError(
+            f"{spec_path} [tui.chart]: {wrong}: the keys are 'count' (\"node.field\") and "
+            f"'title' (optional), e.g. {example}"
+        )
+    node, field_name = _node_field(
+        f"{spec_path} [tui.chart] 'count'", table["count"], names, example="cloud.instances"
+    )
+    title = table.get("title", field_name)
+    if not (isinstance(title, str) and title):
+        raise ConfigError(
+            f"{spec_path} [tui.chart] 'title': the chart's name in words, e.g. "
+            f'title = "instances", got {title!r}'
+        )
+    return ChartSpec(title, node, field_name)
+
+
+def _node_field(where: str, value: Any, names: list[str], *, example: str) -> tuple[str, str]:
+    """``"lb.draining"``: the node ``lb``, its status field ``draining``."""
+    node, _, field_name = value.partition(".") if isinstance(value, str) else ("", "", "")
+    if not (node and field_name):
+        raise ConfigError(
+            f'{where}: must be "node.field", a node and one of its status fields, e.g. '
+            f'"{example}", got {value!r}'
+        )
+    if node not in names:
+        raise ConfigError(
+            f'{where}: {value!r} names no node of the lab: write "node.field" with one of '
+            f"{', '.join(names)}"
+        )
+    return node, field_name
 
 
 def _columns(spec_path: Path, table: Mapping[str, Any]) -> tuple[str, ...]:

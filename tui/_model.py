@@ -3,14 +3,19 @@
 The live app and the replay screen both feed trace events to a ``ClusterModel`` and render it;
 that is the whole boundary between the runtime and the screen. Because it is pure, the model is
 tested without a terminal, and replay can rebuild it at any point of a trace.
+
+A lab may declare (lab.toml ``[tui]``) *parts*, the part each node is in as another node
+publishes it (``in service`` is what the lb's ``in_service`` lists), and a *chart*, a count
+sampled every ``CHART_STEP`` seconds of the run's clock (``len()`` of the cloud's
+``instances``): the model keeps both (``parts``, ``series``), from the events alone.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distlab._faults import FaultState
 from distlab._trace import (
@@ -32,9 +37,16 @@ from distlab._trace import (
     TraceEvent,
 )
 
+if TYPE_CHECKING:
+    from distlab._labs import ChartSpec, PartSpec
+
 RECENT_MESSAGES = 200
 RECENT_EVENTS = 5000
 RATE_WINDOW = 1.0  # seconds over which messages/s is measured
+CHART_STEP = 0.5  # seconds of the run's clock between two samples of the chart's count
+SERIES_LIMIT = 100_000  # samples the chart keeps at most (about 14 hours of a run)
+TERMINATED_SHOWN = 2.0  # seconds of the run's clock a terminated node stays in the table
+TERMINATED = "terminated"
 
 
 @dataclass
@@ -66,7 +78,16 @@ class MessageLine:
 
 
 class ClusterModel:
-    def __init__(self) -> None:
+    """``parts`` and ``chart``: what the lab's lab.toml ``[tui]`` declares (none by default)."""
+
+    def __init__(self, *, parts: Sequence[PartSpec] = (), chart: ChartSpec | None = None) -> None:
+        self.part_specs = tuple(parts)
+        self.chart = chart
+        #: the chart's count every CHART_STEP seconds: [k] is its value at k * CHART_STEP
+        #: (None: not published then)
+        self.series: list[float | None] = []
+        #: nodes terminated, by name: when, and how they were (a spawn of the name forgets it)
+        self.terminated: dict[str, tuple[float, NodeView]] = {}
         self.nodes: dict[str, NodeView] = {}
         self.messages: deque[MessageLine] = deque(maxlen=RECENT_MESSAGES)
         self._in_flight: dict[tuple[str, int], MessageLine] = {}
@@ -95,10 +116,68 @@ class ClusterModel:
         )
 
     def shown_state(self, name: str) -> str:
-        node = self.nodes[name]
+        node = self.nodes.get(name)
+        if node is None:  # a row of the table that is no node: terminated, or not yet a node
+            return TERMINATED if name in self.terminated else self.parts.get(name, "")
         if node.state == "up" and self.cut_off(name):
             return "cut off"
         return node.state
+
+    @property
+    def parts(self) -> dict[str, str]:
+        """The part of each name that a part's status field lists (lab.toml ``[tui.parts]``):
+        the first part, in the lab's order, whose node's latest status lists it."""
+        found: dict[str, str] = {}
+        for spec in self.part_specs:
+            node = self.nodes.get(spec.node)
+            listed = node.status.get(spec.field) if node is not None else None
+            if isinstance(listed, list | tuple):
+                for name in listed:
+                    found.setdefault(str(name), spec.part)
+        return found
+
+    def rows(self, parts: dict[str, str] | None = None) -> list[NodeView]:
+        """The nodes table's rows: every node, then the names that are no node:
+
+        - a name a part lists that is not a node yet (``booting``: the cloud lists it, its
+          ``spawn`` has not come), its state that part, with no role;
+        - a terminated node, its state ``terminated``, for TERMINATED_SHOWN seconds after its
+          ``terminate`` and as long as a part still lists it (an lb still draining it).
+
+        ``parts``: ``self.parts``, if the caller has it already.
+        """
+        parts = self.parts if parts is None else parts
+        rows = list(self.nodes.values())
+        for name, part in parts.items():
+            if name not in self.nodes and name not in self.terminated:
+                rows.append(NodeView(name, state=part))
+        for name, (t, node) in self.terminated.items():
+            if name not in self.nodes and (name in parts or self.now - t <= TERMINATED_SHOWN):
+                rows.append(node)
+        return rows
+
+    def chart_value(self) -> float | None:
+        """The chart's count now: ``len()`` of its list field, or its number; None if none."""
+        if self.chart is None:
+            return None
+        node = self.nodes.get(self.chart.node)
+        value = node.status.get(self.chart.field) if node is not None else None
+        if isinstance(value, list | tuple | dict):
+            return len(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        return None
+
+    def _sample_until(self, t: float) -> None:
+        """Sample the chart's count at every step of the clock before ``t`` not sampled yet: the
+        events until then are folded, those at ``t`` not yet."""
+        if self.chart is None:
+            return
+        value = None
+        while len(self.series) * CHART_STEP < t and len(self.series) < SERIES_LIMIT:
+            if value is None:
+                value = self.chart_value()
+            self.series.append(value)
 
     def messages_per_second(self) -> float:
         """Sends in the last RATE_WINDOW seconds before ``now``."""
@@ -106,6 +185,7 @@ class ClusterModel:
 
     def advance(self, now: float) -> None:
         """Time passed without events (a quiet cluster): let the rate fall to what it is."""
+        self._sample_until(now)
         self.now = max(self.now, now)
         self._forget_sends_before(self.now - RATE_WINDOW)
 
@@ -120,6 +200,7 @@ class ClusterModel:
             self.apply(event)
 
     def apply(self, event: TraceEvent) -> None:
+        self._sample_until(event.t)
         self.events.append(event)
         self.now = max(self.now, event.t)
         self.last_seq = event.seq
@@ -135,9 +216,13 @@ class ClusterModel:
             if kind == RESTART:
                 node.status = {}
         elif kind == SPAWN:
+            self.terminated.pop(event["node"], None)
             self._node(event["node"]).role = event["role"]
         elif kind == TERMINATE:
-            self.nodes.pop(event["node"], None)  # it leaves the table and its lane goes
+            gone = self.nodes.pop(event["node"], None)  # its lane goes; its row, soon
+            if gone is not None:
+                gone.state = TERMINATED
+                self.terminated[gone.name] = (event.t, gone)
         elif kind == CRASH:
             node = self._node(event["node"])
             node.state, node.crashes = "crashed", node.crashes + 1

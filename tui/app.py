@@ -112,7 +112,7 @@ class LabApp(App[None]):
         self.bridge: ClusterBridge | ProcessBridge = bridge(
             lab, impl=impl, placement=placement, seed=seed, rate=rate
         )
-        self.model = ClusterModel()
+        self.model = ClusterModel(parts=lab.parts, chart=lab.chart)
         #: The last graded test's verdict (None until one has run).
         self.test_verdict: GradedVerdict | None = None
         self.title = f"{lab.slug} ({placement})"
@@ -121,7 +121,7 @@ class LabApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ClusterPanes(fields=self.lab.columns)
+        yield ClusterPanes(fields=self.lab.columns, chart=self.lab.chart)
         yield KeysFooter()
 
     def on_mount(self) -> None:

@@ -30,7 +30,7 @@ from textual.widgets import Header, Input, Label, Static
 from distlab import read_trace
 from distlab._describe import describe
 from distlab._errors import DistlabError
-from distlab._labs import find_lab
+from distlab._labs import ChartSpec, Lab, PartSpec, find_lab
 from distlab._trace import (
     CHECK_FAILED,
     CHECK_PASSED,
@@ -55,23 +55,36 @@ FAILED_END = re.compile(r"fail|error|interrupt|crash", re.IGNORECASE)
 # -- the pure part --------------------------------------------------------------------------------
 
 
-def model_at(events: Sequence[TraceEvent], cursor: int) -> ClusterModel:
-    """The model after the first ``cursor`` events (0: before anything happened)."""
-    model = ClusterModel()
+def model_at(
+    events: Sequence[TraceEvent],
+    cursor: int,
+    *,
+    parts: Sequence[PartSpec] = (),
+    chart: ChartSpec | None = None,
+) -> ClusterModel:
+    """The model after the first ``cursor`` events (0: before anything happened); ``parts``,
+    ``chart``: the lab's (``trace_lab``)."""
+    model = ClusterModel(parts=parts, chart=chart)
     model.apply_all(events[: max(0, cursor)])
     return model
 
 
-def lab_columns(events: Sequence[TraceEvent]) -> tuple[str, ...]:
-    """The status columns of the lab the trace came from (its run_start names it), if known."""
+def trace_lab(events: Sequence[TraceEvent]) -> Lab | None:
+    """The lab the trace came from (its run_start names it), if this checkout has it."""
     first = events[0] if events else None
     slug = first.get("lab") if first is not None and first.kind == "run_start" else None
     if not isinstance(slug, str):
-        return ()
+        return None
     try:
-        return find_lab(slug).columns
-    except DistlabError:  # a trace from a lab this checkout does not have: plain columns
-        return ()
+        return find_lab(slug)
+    except DistlabError:  # a trace from a lab this checkout does not have: the plain screen
+        return None
+
+
+def lab_columns(events: Sequence[TraceEvent]) -> tuple[str, ...]:
+    """The status columns of the lab the trace came from (its run_start names it), if known."""
+    lab = trace_lab(events)
+    return lab.columns if lab is not None else ()
 
 
 def cursor_at_time(events: Sequence[TraceEvent], t: float) -> int:
@@ -130,12 +143,21 @@ class Timeline:
     the caller's own: changing it does not change the checkpoints.
     """
 
-    def __init__(self, events: Sequence[TraceEvent], *, every: int = CHECKPOINT_EVERY) -> None:
+    def __init__(
+        self,
+        events: Sequence[TraceEvent],
+        *,
+        every: int = CHECKPOINT_EVERY,
+        parts: Sequence[PartSpec] = (),
+        chart: ChartSpec | None = None,
+    ) -> None:
+        """``parts``, ``chart``: the lab's (``trace_lab``), for every model it makes."""
         if every < 1:
             raise ValueError(f"checkpoints every {every} events: must be at least 1")
         self.events = events
         self.every = every
-        self._checkpoints: list[ClusterModel] = [ClusterModel()]  # [k]: after k * every events
+        # [k]: after k * every events
+        self._checkpoints: list[ClusterModel] = [ClusterModel(parts=parts, chart=chart)]
         self._t_max: list[float] = []  # running maximum of event times, for cursor_at_time
         latest = 0.0
         for event in events:
@@ -351,10 +373,14 @@ class ReplayApp(App[None]):
         self.start_cursor = cursor
         self.path = path
         self.events: Sequence[TraceEvent] = list(read_trace(path)) if events is None else events
-        self.timeline = Timeline(self.events)
+        self.lab = trace_lab(self.events)
+        parts = self.lab.parts if self.lab is not None else ()
+        self.chart = self.lab.chart if self.lab is not None else None
+        self.columns = self.lab.columns if self.lab is not None else ()
+        self.timeline = Timeline(self.events, parts=parts, chart=self.chart)
         self.failure = failure_cursor(self.events)
         self.cursor = 0
-        self.model = ClusterModel()
+        self.model = ClusterModel(parts=parts, chart=self.chart)
         self.title = f"distlab replay {path.name}"
         self.sub_title = self._describe_run()
 
@@ -367,7 +393,8 @@ class ReplayApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield ClusterPanes(fields=lab_columns(self.events))  # laid out as on the live screen
+        # Laid out as on the live screen, with the lab's columns and chart.
+        yield ClusterPanes(fields=self.columns, chart=self.chart)
         yield Scrubber()
         yield KeysFooter()
 

@@ -6,6 +6,13 @@ shows it too, so that the selection is visible without colour.
 A lab may name status fields worth a column of their own (lab.toml ``[tui] columns``: a
 replica's ``role`` and ``term``, a queue's ``depth``): they stay in view, lined up across nodes,
 instead of scrolling past in the truncated status column.
+
+A lab may also declare *parts* (lab.toml ``[tui.parts]``): the part a node is in, as the node that
+decides it publishes it (``"in service" = "lb.in_service"``). The state column then says both,
+``up · in service``: the node's own state, and its part. A name a part lists that is no node yet
+(an instance the cloud is booting) is a dim row whose state is that part (``booting``); a
+terminated node stays a dim row, ``terminated``, for a moment (``TERMINATED_SHOWN`` seconds of
+the run's clock), and as long as a part still lists it (``terminated · draining``).
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ STATE_STYLES = {
     "cut off": "bold magenta",
     "starting": "dim",
     "stopped": "dim",
+    "terminated": "dim",
 }
+PART_STYLE = "cyan"  # a node's part (lab.toml [tui.parts]), after its state
+GHOST_STYLE = "dim"  # a row that is no node: not yet one (booting), or no longer (terminated)
 SELECTED_MARK = "▶"
 STATUS_LIMIT = 60  # characters of published status shown (the log has all of it)
 FIELD_LIMIT = 16  # characters of a status field shown in a column of its own
@@ -80,15 +90,32 @@ def role_is_in_name(node: NodeView) -> bool:
     return node.name == node.role or node.name.startswith(f"{node.role}-") or not node.role
 
 
-def name_cell(node: NodeView, *, selected: bool) -> Text:
+def name_cell(node: NodeView, *, selected: bool, ghost: bool = False) -> Text:
+    """``ghost``: a row that is no node (booting, terminated): dim."""
     mark = SELECTED_MARK if selected else " "
-    return Text(f"{mark} {node.name}", "bold red" if node.state == "crashed" else "bold")
+    style = GHOST_STYLE if ghost else "bold red" if node.state == "crashed" else "bold"
+    return Text(f"{mark} {node.name}", style)
+
+
+def state_cell(state: str, part: str | None) -> Text:
+    """``up · in service``: the node's state, then its part if it has one that says more."""
+    cell = Text(state, STATE_STYLES.get(state, ""))
+    if part and part != state:
+        cell.append(" · ").append(part, PART_STYLE)
+    return cell
 
 
 def node_cells(
-    model: ClusterModel, node: NodeView, *, fields: tuple[str, ...] = ()
+    model: ClusterModel,
+    node: NodeView,
+    *,
+    fields: tuple[str, ...] = (),
+    part: str | None = None,
 ) -> dict[str, Text]:
-    """The table cells of one node but its name, by column key (``fields``: status columns)."""
+    """The table cells of one row but its name, by column key (``fields``: status columns;
+    ``part``: its part, from ``model.parts``). A row that is no node is dim."""
+    if node.name not in model.nodes:
+        return _ghost_cells(node, fields=fields, part=part)
     state = model.shown_state(node.name)
     status = Text(status_words(node.status, leave_out=fields))
     if node.state in ("crashed", "hung") and node.last_crash:
@@ -97,7 +124,7 @@ def node_cells(
         status.truncate(STATUS_LIMIT, overflow="ellipsis")
     cells = {
         "role": Text(node.role),
-        "state": Text(state, STATE_STYLES.get(state, "")),
+        "state": state_cell(state, part),
         "sent": Text(str(node.sent), justify="right"),
         "received": Text(str(node.received), justify="right"),
         "crashes": Text(str(node.crashes), "red" if node.crashes else "", justify="right"),
@@ -106,6 +133,23 @@ def node_cells(
         value = node.status.get(name)
         cells[FIELD_PREFIX + name] = Text("" if name not in node.status else field_words(value))
     cells["status"] = status
+    return cells
+
+
+def _ghost_cells(node: NodeView, *, fields: tuple[str, ...], part: str | None) -> dict[str, Text]:
+    """A booting name (its state is its part) or a terminated node (its last counters)."""
+    counters = node.state == "terminated"
+    cells = {
+        "role": Text(node.role, GHOST_STYLE),
+        "state": state_cell(node.state, part),
+        "sent": Text(str(node.sent) if counters else "", GHOST_STYLE, justify="right"),
+        "received": Text(str(node.received) if counters else "", GHOST_STYLE, justify="right"),
+        "crashes": Text(str(node.crashes) if counters else "", GHOST_STYLE, justify="right"),
+        "status": Text(""),
+    }
+    cells["state"].stylize(GHOST_STYLE)
+    for name in fields:
+        cells[FIELD_PREFIX + name] = Text("")
     return cells
 
 
@@ -148,23 +192,25 @@ class NodesTable(DataTable[Text]):
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
 
     def show(self, model: ClusterModel) -> None:
-        """Make the rows match the model: add, update and remove nodes as needed."""
-        with_role = not all(role_is_in_name(node) for node in model.nodes.values())
-        if with_role != self._with_role or any(n not in model.nodes for n in self._shown):
-            self._rebuild(model, with_role)  # rare: the columns change, or a replay steps back
+        """Make the rows match the model: add, update and remove rows as needed."""
+        parts = model.parts
+        rows = {node.name: node for node in model.rows(parts)}
+        with_role = not all(role_is_in_name(node) for node in rows.values())
+        if with_role != self._with_role or any(n not in rows for n in self._shown):
+            self._rebuild(model, with_role)  # rare: the columns change, a row goes, replay
             return
         selected = self.selected_node
-        for name, node in model.nodes.items():
-            cells = node_cells(model, node, fields=self.fields)
+        for name, node in rows.items():
+            cells = node_cells(model, node, fields=self.fields, part=parts.get(name))
             shown = self._shown.get(name)
             if shown is None:
-                self._add(node, cells, selected=not self._shown)
+                self._add(node, cells, selected=not self._shown, ghost=name not in model.nodes)
                 continue
             # Only changed cells: a full redraw at 15 Hz would waste the frame budget.
             for key, cell in cells.items():
                 if key in self._columns_shown and not same_cell(cell, shown[key]):
                     self.update_cell(name, key, cell, update_width=True)
-            name_now = name_cell(node, selected=name == selected)
+            name_now = name_cell(node, selected=name == selected, ghost=name not in model.nodes)
             if not same_cell(name_now, shown["node"]):
                 self.update_cell(name, "node", name_now, update_width=True)
                 cells["node"] = name_now
@@ -188,14 +234,19 @@ class NodesTable(DataTable[Text]):
         for key, heading in self._columns:
             if key in self._columns_shown:
                 self.add_column(heading, key=key)
-        for node in model.nodes.values():
-            self._add(node, node_cells(model, node, fields=self.fields), selected=False)
-        names = list(model.nodes)
+        parts = model.parts
+        rows = model.rows(parts)
+        for node in rows:
+            cells = node_cells(model, node, fields=self.fields, part=parts.get(node.name))
+            self._add(node, cells, selected=False, ghost=node.name not in model.nodes)
+        names = [node.name for node in rows]
         self.move_cursor(row=names.index(selected) if selected in names else 0)
         self._mark(self.selected_node)
 
-    def _add(self, node: NodeView, cells: dict[str, Text], *, selected: bool) -> None:
-        name = name_cell(node, selected=selected)
+    def _add(
+        self, node: NodeView, cells: dict[str, Text], *, selected: bool, ghost: bool = False
+    ) -> None:
+        name = name_cell(node, selected=selected, ghost=ghost)
         self.add_row(
             *(name if key == "node" else cells[key] for key in self._columns_shown), key=node.name
         )

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable
 
 from distlab.tui._model import ClusterModel
 
+from ._chart import CountChart
 from ._eventlog import EventLog
 from ._network import NetworkPanel
 from ._nodes import NodesTable
 from ._spacetime import SpaceTime
+
+if TYPE_CHECKING:
+    from distlab._labs import ChartSpec
 
 TABLE_CHROME = 4  # rows of the nodes table that are not nodes: borders, heading, scroll bar
 NETWORK_ROWS = 6  # rows of the network panel without per-link faults
@@ -19,27 +25,38 @@ TOP_BAND_MAX = 16
 
 
 class ClusterPanes(Vertical):
-    """Nodes and network on top, messages and events below; ``show(model)`` redraws all four."""
+    """Nodes and network on top, messages and events below; ``show(model)`` redraws all four.
+
+    A lab's chart (``[tui.chart]``), if it declares one, goes under the network panel.
+    """
 
     DEFAULT_CSS = """
     ClusterPanes #top { height: 8; }
     ClusterPanes #top > * { height: 100%; }
     ClusterPanes #top NodesTable { width: 1fr; }
+    ClusterPanes #side { width: 30; }
+    ClusterPanes #side NetworkPanel { height: 1fr; }
     ClusterPanes #middle { height: 1fr; }
     ClusterPanes #middle SpaceTime { width: 2fr; }
     ClusterPanes #middle EventLog { width: 3fr; }
     """
 
-    def __init__(self, *, fields: tuple[str, ...] = ()) -> None:
-        """``fields``: status fields the nodes table shows in columns of their own."""
+    def __init__(self, *, fields: tuple[str, ...] = (), chart: ChartSpec | None = None) -> None:
+        """``fields``: status fields the nodes table shows in columns of their own; ``chart``:
+        the count the lab charts over time, if any (the model samples it: give the model the
+        same ``chart``)."""
         super().__init__()
         self.fields = fields
+        self.chart = chart
         self._model: ClusterModel | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="top"):
             yield NodesTable(fields=self.fields)
-            yield NetworkPanel()
+            with Vertical(id="side"):
+                yield NetworkPanel()
+                if self.chart is not None:
+                    yield CountChart(self.chart)
         with Horizontal(id="middle"):
             yield SpaceTime()
             yield EventLog()
@@ -48,12 +65,15 @@ class ClusterPanes(Vertical):
         """``follow``: the event log scrolls to the newest event even if the student scrolled it
         up (a replay's cursor moved: that event is the one to see)."""
         # The nodes table and the network panel side by side, both as tall as the taller one.
-        nodes = len(model.nodes) + TABLE_CHROME
-        network = NETWORK_ROWS + len(model.faults.overrides) + 2
-        self.query_one("#top").styles.height = min(TOP_BAND_MAX, max(nodes, network))
-        self._model = model
         table = self.query_one(NodesTable)
         table.show(model)
+        nodes = table.row_count + TABLE_CHROME
+        network = NETWORK_ROWS + len(model.faults.overrides) + 2
+        if self.chart is not None:
+            network += CountChart.HEIGHT
+            self.query_one(CountChart).show(model)
+        self.query_one("#top").styles.height = min(TOP_BAND_MAX, max(nodes, network))
+        self._model = model
         self.query_one(SpaceTime).show(model, selected=table.selected_node)
         self.query_one(EventLog).show(model, follow=follow)
         self.query_one(NetworkPanel).show(model)
