@@ -13,13 +13,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import RichLog
 from textual.widgets.data_table import CellDoesNotExist
 
 from distlab._cluster import Cluster, Placement
-from distlab._labs import Lab, find_lab
+from distlab._errors import ConfigError
+from distlab._labs import ChartSpec, Lab, PartSpec, find_lab, load_lab
 from distlab._trace import TraceEvent
 from distlab.tui._bridge import ClusterBridge
 from distlab.tui._model import ClusterModel
@@ -27,12 +29,15 @@ from distlab.tui._process_bridge import ProcessBridge
 from distlab.tui.app import GradedTestPicker, LabApp
 from distlab.tui.widgets import (
     ClusterPanes,
+    CountChart,
     EventFilter,
     EventLog,
     HelpScreen,
     NetworkPanel,
     NodesTable,
     SpaceTime,
+    chart_words,
+    draw_chart,
     draw_space_time,
 )
 from distlab.tui.widgets._network import network_table
@@ -623,5 +628,197 @@ def test_labs_3_and_4_show_queue_depth_roles_terms_and_lock_holders() -> None:
             await until(
                 pilot, lambda: cell(chubby, lead, "holder").startswith("client-"), "a holder"
             )
+
+    asyncio.run(main())
+
+
+# -- a lab's parts and chart (lab.toml [tui.parts], [tui.chart]) ---------------------------------
+
+FLEET_TOML = """
+title = "Fleet: a cloud that boots a worker, then drains and terminates another"
+solution = "solution.py"
+scenario = "demo.py"
+duration = 60.0
+
+[[nodes]]
+role = "lb"
+class = "Lb"
+
+[[nodes]]
+role = "worker"
+class = "Worker"
+
+[[nodes]]
+role = "cloud"
+class = "Cloud"
+file = "cloud.py"
+trusted = true
+
+[tui]
+columns = ["in_service"]
+
+[tui.parts]
+booting = "cloud.booting"
+"in service" = "lb.in_service"
+draining = "lb.draining"
+
+[tui.chart]
+title = "workers"
+count = "cloud.instances"
+"""
+FLEET_SOLUTION = """
+from distlab import Message, Node, handler
+
+
+class Lb(Node):
+    async def on_start(self) -> None:
+        self.status(in_service=["worker"], draining=[])
+
+    @handler("move")
+    async def on_move(self, msg: Message) -> None:
+        self.status(in_service=msg.body["in_service"], draining=msg.body["draining"])
+
+
+class Worker(Node):
+    pass
+"""
+FLEET_CLOUD = """
+from distlab import ProviderNode
+
+STEP = 1.0  # seconds between two steps of the story: long enough for the screen to show each
+
+
+class Cloud(ProviderNode):
+    async def on_start(self) -> None:
+        self.status(booting=[], instances=["worker"])
+        self.spawn(self.story)
+
+    async def story(self) -> None:
+        await self.sleep(STEP)
+        self.status(booting=["worker-2"], instances=["worker", "worker-2"])
+        await self.sleep(STEP)
+        await self.launch("worker-2", role="worker")
+        self.status(booting=[])
+        self.send("lb", {"type": "move", "in_service": ["worker", "worker-2"], "draining": []})
+        await self.sleep(STEP)
+        self.send("lb", {"type": "move", "in_service": ["worker-2"], "draining": ["worker"]})
+        await self.sleep(STEP)
+        await self.terminate("worker")
+        self.status(instances=["worker-2"])
+        self.send("lb", {"type": "move", "in_service": ["worker-2"], "draining": []})
+"""
+FLEET_DEMO = """
+import trio
+
+from distlab import ScenarioResult
+
+
+async def scenario(cluster, *, duration):
+    await trio.sleep(duration)
+    return ScenarioResult.ok("the story was told")
+"""
+
+
+def fleet_lab(folder: Path) -> Lab:
+    """A small lab that declares parts and a chart: its cloud boots ``worker-2``, then the lb
+    drains ``worker`` and the cloud terminates it, a second apart."""
+    lab_dir = folder / "90-fleet"
+    lab_dir.mkdir()
+    for name, text in [
+        ("lab.toml", FLEET_TOML),
+        ("solution.py", FLEET_SOLUTION),
+        ("cloud.py", FLEET_CLOUD),
+        ("demo.py", FLEET_DEMO),
+    ]:
+        (lab_dir / name).write_text(text, encoding="utf-8")
+    return load_lab(lab_dir)
+
+
+def test_a_lab_declares_parts_and_a_chart_in_lab_toml(tmp_path: Path) -> None:
+    lab = fleet_lab(tmp_path)
+    assert lab.parts == (
+        PartSpec("booting", "cloud", "booting"),
+        PartSpec("in service", "lb", "in_service"),
+        PartSpec("draining", "lb", "draining"),
+    )
+    assert lab.chart == ChartSpec("workers", "cloud", "instances")
+    assert lab.columns == ("in_service",)
+    assert find_lab("0").parts == () and find_lab("0").chart is None
+
+
+@pytest.mark.parametrize(
+    ("tui", "error"),
+    [
+        ('[tui.parts]\nbooting = "cloud"', r"\[tui.parts\] 'booting': must be \"node.field\""),
+        ("[tui.parts]\nbooting = 3", r"e.g. \"lb.draining\", got 3"),
+        ('[tui.parts]\nbooting = "clod.booting"', r"names no node of the lab: .* lb, worker, cl"),
+        ("[tui]\nparts = 3", r"'tui.parts' must be a table \[tui.parts\]"),
+        ("[tui]\nchart = 3", r"'tui.chart' must be a table, e.g. \[tui.chart\]"),
+        ('[tui.chart]\ntitle = "x"', r"\[tui.chart\]: no 'count': the keys are 'count'"),
+        ('[tui.chart]\ncount = "cloud.instances"\ncolor = "red"', r"unknown key 'color'"),
+        ('[tui.chart]\ncount = "cloud"', r"\[tui.chart\] 'count': must be \"node.field\""),
+        ('[tui.chart]\ncount = "cloud.n"\ntitle = ""', r"'title': the chart's name in words"),
+        ('[tui]\ncolumn = ["x"]', r"\[tui\]: unknown key 'column': the keys are columns, parts"),
+    ],
+)
+def test_parts_and_charts_in_lab_toml_are_checked(tmp_path: Path, tui: str, error: str) -> None:
+    lab_dir = tmp_path / "90-fleet"
+    lab_dir.mkdir()
+    nodes = "".join(
+        f'[[nodes]]\nrole = "{role}"\nclass = "C"\n' for role in ("lb", "worker", "cloud")
+    )
+    (lab_dir / "lab.toml").write_text(
+        f'title = "t"\nsolution = "s.py"\n{nodes}\n{tui}\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=error) as raised:
+        load_lab(lab_dir)
+    assert str(lab_dir / "lab.toml") in str(raised.value)  # the file, to fix
+
+
+def test_the_chart_draws_bars_from_zero_and_tells_the_story_in_words() -> None:
+    assert draw_chart([2, 2, 4, 8, None, 0], width=10, rows=2) == [
+        "   █  ",
+        "▄▄██  ",
+    ]  # one column per sample while they fit: 2 is a quarter of 8
+    assert draw_chart([1, 1, 3, 3, 2, 2], width=3, rows=1) == ["▃█▅"]  # the most of each group
+    assert draw_chart([], width=5) == ["", ""]
+    assert chart_words([2, 2, 6, 6, 3, 2, 2], 3) == "2 → 6 → 2, now 3"
+    assert chart_words([4, 2, 6, 5], None) == "4 → 2 → 6, now 5"  # down first; now: the last
+    assert chart_words([2, 4, 4], 4) == "2 → 4, now 4"
+    assert chart_words([None, 2, 2], 2) == "2 all along"
+    assert chart_words([2, 2], 3) == "2, now 3"  # it changed since the last sample
+    assert chart_words([], None) == "no value yet"
+    assert chart_words([], 1.25) == "now 1.25"
+
+
+def test_the_live_screen_shows_booting_draining_and_terminated_rows_and_the_chart(
+    tmp_path: Path,
+) -> None:
+    """A lab that declares parts and a chart, live: each row's part, and the fleet's count."""
+    lab = fleet_lab(tmp_path)
+
+    def state(app: LabApp, name: str) -> str:
+        try:
+            return app.query_one(NodesTable).get_cell(name, "state").plain
+        except (KeyError, CellDoesNotExist):  # not a row (yet, or any more)
+            return ""
+
+    async def main() -> None:
+        app = LabApp(lab, impl=None, placement="sim", seed=1)
+        async with app.run_test(size=(80, 30)) as pilot:
+            table = app.query_one(NodesTable)
+            chart = app.query_one(CountChart)
+            assert chart.border_title == "workers"
+            await until(pilot, lambda: state(app, "worker") == "up · in service", "in service")
+            await until(pilot, lambda: state(app, "worker-2") == "booting", "a booting row")
+            assert "worker-2" not in app.model.nodes  # a row, not a node: no lane
+            assert table.get_cell("worker-2", "node").style == "dim"
+            await until(pilot, lambda: state(app, "worker-2") == "up · in service", "it joins")
+            await until(pilot, lambda: state(app, "worker") == "up · draining", "draining")
+            await until(pilot, lambda: state(app, "worker").startswith("terminated"), "gone")
+            await until(pilot, lambda: chart.words == "1 → 2 → 1, now 1", "the chart's story")
+            await until(pilot, lambda: state(app, "worker") == "", "the row leaves")
+            assert [state(app, n) for n in ("lb", "worker-2")] == ["up", "up · in service"]
+            assert max(v or 0 for v in app.model.series) == 2
 
     asyncio.run(main())

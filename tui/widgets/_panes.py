@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 TABLE_CHROME = 4  # rows of the nodes table that are not nodes: borders, heading, scroll bar
 NETWORK_ROWS = 6  # rows of the network panel without per-link faults
-TOP_BAND_MAX = 16
+TOP_BAND_MAX = 16  # rows of the top band at most, unless the screen is tall: then ...
+MIDDLE_BAND_MIN = 12  # ... up to all but this many rows of the panes (messages and events)
 
 
 class ClusterPanes(Vertical):
@@ -72,7 +73,9 @@ class ClusterPanes(Vertical):
         if self.chart is not None:
             network += CountChart.HEIGHT
             self.query_one(CountChart).show(model)
-        self.query_one("#top").styles.height = min(TOP_BAND_MAX, max(nodes, network))
+        # A tall screen gives the nodes table more rows (lab 5's fleet and its booting rows).
+        limit = max(TOP_BAND_MAX, self.size.height - MIDDLE_BAND_MIN)
+        self.query_one("#top").styles.height = min(limit, max(nodes, network))
         self._model = model
         self.query_one(SpaceTime).show(model, selected=table.selected_node)
         self.query_one(EventLog).show(model, follow=follow)
