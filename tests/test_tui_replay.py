@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import trio
 from textual.widgets import RichLog
+from textual.widgets.data_table import CellDoesNotExist
 
 from bench.tui import write_lab0_trace
 from distlab import TraceEvent, open_cluster, read_trace, run_simulated
@@ -33,7 +34,7 @@ from distlab.tui.replay import (
     model_at,
     time_at,
 )
-from distlab.tui.widgets import EventLog, NodesTable, SpaceTime
+from distlab.tui.widgets import CountChart, EventLog, NodesTable, SpaceTime
 
 # -- traces -------------------------------------------------------------------------------------
 
@@ -595,5 +596,136 @@ def test_at_80_columns_every_lane_is_named_apart(number: str, size: tuple[int, i
                 if segment.style is not None and segment.style.reverse
             )
             assert reversed_text == labels[1], (reversed_text, labels)
+
+    asyncio.run(go())
+
+
+# -- a lab's parts and chart ----------------------------------------------------------------------
+
+FLEET_TOML = """
+title = "Fleet"
+solution = "solution.py"
+
+[[nodes]]
+role = "lb"
+class = "Lb"
+
+[[nodes]]
+role = "worker"
+class = "Worker"
+
+[[nodes]]
+role = "cloud"
+class = "Cloud"
+
+[tui.parts]
+booting = "cloud.booting"
+"in service" = "lb.in_service"
+draining = "lb.draining"
+
+[tui.chart]
+title = "workers"
+count = "cloud.instances"
+"""
+
+
+def fleet_trace() -> list[TraceEvent]:
+    """A fleet's story, hand-made: worker-2 boots (t=1-2 s), worker drains (3 s) and is
+    terminated (4 s)."""
+    faults: dict[str, Any] = {"default": {}, "overrides": [], "cuts": []}
+    nodes = {"lb": "lb", "worker": "worker", "cloud": "cloud"}
+    started = {"incarnation": 1, "cls": "N", "port": 0}
+    steps: list[tuple[float, str, dict[str, Any]]] = [
+        (
+            0.0,
+            "run_start",
+            {
+                "lab": "90-fleet",
+                "seed": 1,
+                "placement": "sim",
+                "nodes": nodes,
+                "faults": faults,
+                "config": {},
+                "summary": "",
+            },
+        ),
+        *((0.0, "start", {"node": n, "role": r, **started}) for n, r in nodes.items()),
+        (0.0, "status", {"node": "cloud", "fields": {"booting": [], "instances": ["worker"]}}),
+        (0.0, "status", {"node": "lb", "fields": {"in_service": ["worker"], "draining": []}}),
+        (1.0, "status", {"node": "cloud", "fields": {"booting": ["worker-2"]}}),
+        (1.0, "status", {"node": "cloud", "fields": {"instances": ["worker", "worker-2"]}}),
+        (2.0, "spawn", {"node": "worker-2", "role": "worker"}),
+        (2.0, "start", {"node": "worker-2", "role": "worker", **started}),
+        (2.0, "status", {"node": "cloud", "fields": {"booting": []}}),
+        (2.1, "status", {"node": "lb", "fields": {"in_service": ["worker", "worker-2"]}}),
+        (3.0, "status", {"node": "lb", "fields": {"in_service": ["worker-2"]}}),
+        (3.0, "status", {"node": "lb", "fields": {"draining": ["worker"]}}),
+        (4.0, "terminate", {"node": "worker", "incarnation": 1}),
+        (4.0, "status", {"node": "cloud", "fields": {"instances": ["worker-2"]}}),
+        (4.1, "status", {"node": "lb", "fields": {"draining": []}}),
+        (9.0, "run_end", {"reason": "the run finished"}),
+    ]
+    return [event(seq, t, kind, **fields) for seq, (t, kind, fields) in enumerate(steps, 1)]
+
+
+@pytest.fixture
+def fleet_labs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of labs holding the fleet's lab, where ``find_lab`` looks."""
+    (tmp_path / "90-fleet").mkdir()
+    (tmp_path / "90-fleet" / "lab.toml").write_text(FLEET_TOML, encoding="utf-8")
+    monkeypatch.setenv("DISTLAB_LABS", str(tmp_path))
+    return tmp_path
+
+
+def shown(model: ClusterModel) -> tuple[Any, ...]:
+    rows = [(node.name, model.shown_state(node.name)) for node in model.rows()]
+    return rows, model.parts, model.series, model.chart_value()
+
+
+def test_a_replay_rebuilds_parts_rows_and_the_chart_at_any_cursor(fleet_labs: Path) -> None:
+    events = fleet_trace()
+    lab = load_lab(fleet_labs / "90-fleet")
+    parts, chart = lab.parts, lab.chart
+    timeline = Timeline(events, every=3, parts=parts, chart=chart)
+    cursors = [*range(len(events) + 1), *reversed(range(len(events) + 1)), 7, 2, 15, 0]
+    for cursor in cursors:
+        expected = model_at(events, cursor, parts=parts, chart=chart)
+        assert shown(timeline.model_at(cursor)) == shown(expected), cursor
+    at_boot = model_at(events, cursor_at_time(events, 1.5), parts=parts, chart=chart)
+    assert ("worker-2", "booting") in shown(at_boot)[0]
+    end = timeline.model_at(len(events))
+    # Every 0.5 s up to 8.5 s, each sample after the events at its time: 2 from 1.0 s, 1 from 4.0 s.
+    assert end.series == [1, 1, *[2] * 6, *[1] * 10]
+    assert [node.name for node in end.rows()] == ["lb", "cloud", "worker-2"]  # worker: gone
+
+
+def test_the_replay_screen_shows_the_labs_parts_and_chart(fleet_labs: Path) -> None:
+    events = fleet_trace()
+    app = ReplayApp(Path("fleet.jsonl"), events, cursor=cursor_at_time(events, 3.0))
+
+    def cells(name: str) -> str:
+        return app.query_one(NodesTable).get_cell(name, "state").plain
+
+    async def go() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            chart = app.query_one(CountChart)
+            assert chart.border_title == "workers"
+            assert cells("worker") == "up · draining"
+            assert cells("worker-2") == "up · in service"
+            assert chart.words == "1 → 2, now 2"
+            await pilot.press("right")  # worker's terminate
+            assert cells("worker") == "terminated · draining"
+            await pilot.press("end")
+            assert chart.words == "1 → 2 → 1, now 1"
+            with pytest.raises(CellDoesNotExist):
+                cells("worker")  # 5 s after its terminate, no part lists it: gone
+            await pilot.press("home")
+            await pilot.press(*["right"] * 7)  # t=1.0 s: worker-2 is booting
+            assert cells("worker-2") == "booting"
+            assert chart.words == "1 all along"
+            await pilot.press("right")  # the cloud lists it: 2 now, sampled from 1.0 s on
+            assert chart.words == "1, now 2"
 
     asyncio.run(go())
