@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_tui_replay import FLEET_TOML, fleet_trace
 
 from bench.tui import (
     SCREENSHOT_SIZE,
@@ -26,7 +27,7 @@ from bench.tui import (
     write_lab0_trace,
 )
 from distlab import read_trace
-from distlab.tui.replay import ReplayApp
+from distlab.tui.replay import ReplayApp, cursor_at_time
 
 SnapCompare = Callable[..., bool]
 
@@ -59,3 +60,17 @@ def test_replay_screen_after_keys(snap_compare: SnapCompare, trace: Path) -> Non
 def test_replay_help(snap_compare: SnapCompare, trace: Path) -> None:
     """The replay screen's help: every key."""
     assert snap_compare(ReplayApp(trace), press=["question_mark"], terminal_size=SCREENSHOT_SIZE)
+
+
+def test_replay_screen_of_a_fleet_with_parts_and_a_chart(
+    snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lab's parts and chart (lab.toml [tui.parts], [tui.chart]), on the replay screen of a
+    hand-made fleet trace at 4 s: worker-2 in service, worker terminated while the lb still
+    drains it, and the workers' count over time under the network panel."""
+    (tmp_path / "90-fleet").mkdir()
+    (tmp_path / "90-fleet" / "lab.toml").write_text(FLEET_TOML, encoding="utf-8")
+    monkeypatch.setenv("DISTLAB_LABS", str(tmp_path))  # where the replay finds the trace's lab
+    events = fleet_trace()
+    app = ReplayApp(Path("fleet.jsonl"), events, cursor=cursor_at_time(events, 4.0))
+    assert snap_compare(app, terminal_size=SCREENSHOT_SIZE)
