@@ -2,11 +2,11 @@
 
 Lab 5 charts its fleet, the length of the cloud's ``instances``::
 
-    ╭ instances ──────────────╮
-    │          ▄▄▄▆████▆▄▄▂   │
-    │▂▂▂▂▂▂▃▄▆████████████▄▂▂▂│
-    │2 → 6 → 2, now 3         │
-    ╰─────────────────── 40 s ╯
+    ╭─ instances ────────────────╮
+    │       ▅████████████▅▃      │
+    │ ▅▅▅▅██████████████████▅▅▅▅ │
+    │ 2 → 6 → 2, now 2           │
+    ╰───────────────────── 33 s ─╯
 
 The model samples the count every ``CHART_STEP`` seconds of the run's clock (``model.series``);
 the bars span the whole run, from 0 to the largest value (a fleet of 2 is a third of one of 6),
