@@ -93,6 +93,26 @@ class _Server:
 
 
 _server: _Server | None = None
+#: seconds the fork server has to end its children and exit once told to stop
+_STOP_SECONDS = 2.0
+
+
+def stop_fork_server() -> None:
+    """End this process's fork server now (it kills what it forked), if it runs.
+
+    It would end by itself once this process exits; a grading worker ends it first, so that
+    the grader's sweep of leftover processes never finds distlab's own server among the
+    student's."""
+    global _server
+    server, _server = _server, None
+    if server is None:
+        return
+    server.socket.close()
+    try:
+        server.proc.wait(timeout=_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
 
 
 async def fork_node_process(cmd_fd: int, event_fd: int) -> ForkedProcess:

@@ -42,10 +42,12 @@ from ._lock_checks import (
 from ._models import (
     UNKNOWN,
     KeyValueModel,
+    LeaseLockModel,
     LockModel,
     Model,
     OpInput,
     RegisterModel,
+    lease_read,
     standard_read,
 )
 from ._results import CheckFailed, GradeReport, SeedResult, TestResult
@@ -65,6 +67,7 @@ __all__ = [
     "History",
     "KeyValueModel",
     "LabRun",
+    "LeaseLockModel",
     "Linearizability",
     "LinearizabilityFailed",
     "LockModel",
@@ -93,6 +96,7 @@ __all__ = [
     "heal_time",
     "latency_percentile",
     "leaders_elected_by_a_majority",
+    "lease_read",
     "linearizability",
     "messages_per_operation",
     "no_crashes",

@@ -20,6 +20,7 @@ Lists in values become tuples and dicts :class:`FrozenDict`, so that values can 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -30,11 +31,13 @@ __all__ = [
     "UNKNOWN",
     "FrozenDict",
     "KeyValueModel",
+    "LeaseLockModel",
     "LockModel",
     "Model",
     "OpInput",
     "RegisterModel",
     "freeze",
+    "lease_read",
     "standard_read",
 ]
 
@@ -257,3 +260,97 @@ class LockModel:
 
     def describe_state(self, state: Any) -> str:
         return "the lock was free" if state is None else f"{state} held the lock"
+
+
+def lease_read(invoked: Op, completed: Op | None) -> tuple[OpInput, Any] | None:
+    """:func:`standard_read` with the operation's times as its argument, for
+    :class:`LeaseLockModel`: ``arg`` is (invoked at, answered at), answered at ``inf`` without
+    an answer."""
+    read = standard_read(invoked, completed)
+    if read is None:
+        return None
+    op, output = read
+    answered = completed.t if completed is not None and completed.kind == "ok" else math.inf
+    return OpInput(op.f, op.process, op.key, (invoked.t, answered)), output
+
+
+@dataclass(frozen=True)
+class LeaseLockModel:
+    """A lock whose grants run out: a grant's answer says until when (its ``expires`` field, on
+    the clock of the history's times), and from then on the lock is free again.
+
+    Why times in a sequential model: whether a grant to another client was right depends on
+    *when* it took effect, after the holder's lease ran out or not. An operation takes effect at
+    some instant between its request and its answer, so it was possible if it was possible at
+    one such instant; leases only run out as time passes, so the latest instant (the answer) is
+    the one to try for a grant, the earliest (the request) for a refusal. Read the history with
+    :func:`lease_read`, which puts each operation's times in its argument.
+
+    ``acquire`` answered with a grant was possible if the lock was free, the caller's, or its
+    holder's lease had run out by the answer (give ``slack`` seconds for clocks that differ a
+    little, on real sockets); with a refusal (naming the ``holder``, if it does) only if another
+    held it with time left at the request. ``release`` frees the lock if the caller holds it and
+    changes nothing otherwise, whatever it was answered. Any other answer (a redirect,
+    "unavailable") took no effect. A grant whose answer was lost holds for an unknown time: any
+    later grant or refusal may follow it.
+    """
+
+    acquire: str = "acquire"
+    release: str = "release"
+    granted: tuple[str, ...] = ("granted",)
+    refused: tuple[str, ...] = ("busy",)
+    expires: str = "expires"
+    holder: str = "holder"
+    slack: float = 0.0
+
+    @property
+    def initial(self) -> Hashable:
+        return None  # else (holder, expires), expires None when unknown
+
+    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
+        asked, answered = _times(op)
+        holder, expires = state if state is not None else (None, None)
+        if op.f == self.acquire:
+            others = holder is not None and holder != op.process
+            if output is UNKNOWN:  # granted at some later instant, for an unknown time
+                return True, (op.process, None)
+            answer = output.get("type") if isinstance(output, Mapping) else output
+            if output is True or answer in self.granted:
+                held = others and expires is not None and expires > answered + self.slack
+                return not held, (op.process, _expiry(output, self.expires))
+            if answer in self.refused:
+                named = output.get(self.holder) if isinstance(output, Mapping) else None
+                held = others and (expires is None or expires > asked - self.slack)
+                return held and named in (None, holder), state
+            return True, state
+        if op.f == self.release:
+            return True, None if holder == op.process else state
+        raise _unknown_op(type(self).__name__, op, (self.acquire, self.release))
+
+    def read_only(self, op: OpInput) -> bool:
+        if op.f not in (self.acquire, self.release):
+            raise _unknown_op(type(self).__name__, op, (self.acquire, self.release))
+        return False
+
+    def key_of(self, op: OpInput) -> Hashable:
+        return None
+
+    def describe_state(self, state: Any) -> str:
+        if state is None:
+            return "the lock was free"
+        holder, expires = state
+        until = "for a time its lost answer said" if expires is None else f"until t={expires:.3f} s"
+        return f"{holder} held the lock {until}"
+
+
+def _times(op: OpInput) -> tuple[float, float]:
+    if isinstance(op.arg, tuple) and len(op.arg) == 2:
+        return float(op.arg[0]), float(op.arg[1])
+    raise ValueError(
+        f"{op.f} by {op.process} has no times: read the history with lease_read for LeaseLockModel"
+    )
+
+
+def _expiry(output: Any, field: str) -> float | None:
+    value = output.get(field) if isinstance(output, Mapping) else None
+    return float(value) if isinstance(value, int | float) else None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from distlab import DistlabError
+from distlab._forkserver import stop_fork_server
 
 from ._graded import graded_tests
 from ._hygiene import forbid_inspection
@@ -101,8 +102,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     os.dup2(devnull, 0)
     os.close(devnull)
     _limit(job["memory_mb"], job["cpu_seconds"])
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        run_job(job, out)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            run_job(job, out)
+    finally:
+        stop_fork_server()  # distlab's own, not a process the student's code left running
 
 
 if __name__ == "__main__":

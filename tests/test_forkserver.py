@@ -99,3 +99,16 @@ def test_nothing_outlives_a_supervisor_that_is_killed() -> None:
     pids = [int(p) for p in done.stdout.split()]
     assert len(pids) == 3
     assert _wait_gone(pids) == []
+
+
+async def test_stopping_the_fork_server_ends_it_before_anyone_sweeps() -> None:
+    # A grading worker stops it before it exits: the grader's sweep for processes the student's
+    # code left running must never find distlab's own server.
+    async with open_cluster(_spec(), seed=1, placement="processes") as cluster:
+        await _pongs(cluster, 2)
+    server = _forkserver._server
+    assert server is not None and server.alive()
+    _forkserver.stop_fork_server()
+    assert server.proc.poll() is not None
+    assert _forkserver._server is None
+    _forkserver.stop_fork_server()  # again: nothing to do

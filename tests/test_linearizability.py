@@ -16,6 +16,7 @@ from distlab.grading import (
     CheckFailed,
     History,
     KeyValueModel,
+    LeaseLockModel,
     LinearizabilityFailed,
     LockModel,
     Model,
@@ -23,6 +24,7 @@ from distlab.grading import (
     OpInput,
     RegisterModel,
     check_linearizable,
+    lease_read,
     linearizability,
     standard_read,
 )
@@ -302,6 +304,75 @@ def test_a_timed_out_acquire_may_hold_the_lock() -> None:
     assert verdict(h, LockModel()) == "linearizable"
     h = history(acquire("c1", TIMEOUT, 0, 1), acquire("c2", "granted", 2, 3))
     assert verdict(h, LockModel()) == "linearizable"
+
+
+# -- a lock whose grants run out -------------------------------------------------------------------
+
+
+def grant(client: str, expires: float, start: float, end: float) -> Any:
+    return (
+        client,
+        "acquire",
+        {"type": "acquire"},
+        start,
+        end,
+        {"type": "granted", "expires": expires},
+    )
+
+
+def busy(client: str, holder: str, start: float, end: float) -> Any:
+    return (client, "acquire", {"type": "acquire"}, start, end, {"type": "busy", "holder": holder})
+
+
+def leased(h: History, **options: Any) -> Any:
+    return linearizability(h, LeaseLockModel(**options), read=lease_read)
+
+
+def test_a_lease_that_ran_out_frees_the_lock_without_a_release() -> None:
+    h = history(grant("c1", 2.0, 0, 0.1), busy("c2", "c1", 1.0, 1.1), grant("c2", 4.0, 2.5, 2.6))
+    assert leased(h).verdict == "linearizable"
+
+
+def test_a_grant_before_the_holders_lease_ran_out_is_caught() -> None:
+    h = history(grant("c1", 2.0, 0, 0.1), grant("c2", 3.5, 1.5, 1.6))
+    result = leased(h)
+    assert result.verdict == "not linearizable"
+    assert "c1 held the lock until t=2.000 s" in result.message
+    # a grant answered after the lease ran out may have taken effect then
+    assert leased(history(grant("c1", 2.0, 0, 0.1), grant("c2", 3.5, 1.5, 2.1))).ok
+    # clocks a little apart on real sockets: slack
+    assert leased(history(grant("c1", 2.0, 0, 0.1), grant("c2", 3.5, 1.5, 1.98)), slack=0.05).ok
+
+
+def test_a_refusal_needs_a_holder_with_time_left_and_names_it() -> None:
+    assert not leased(history(grant("c1", 2.0, 0, 0.1), busy("c2", "c1", 2.2, 2.3))).ok
+    assert not leased(history(grant("c1", 2.0, 0, 0.1), busy("c2", "c3", 1.0, 1.1))).ok
+    assert leased(history(grant("c1", 2.0, 0, 0.1), busy("c2", "c1", 1.9, 2.3))).ok
+
+
+def test_a_release_by_another_client_leaves_the_lease_running() -> None:
+    h = history(
+        grant("c1", 2.0, 0, 0.1),
+        release("c2", 0.5, 0.6),
+        grant("c2", 3.0, 0.7, 0.8),
+    )
+    assert not leased(h).ok
+    h = history(grant("c1", 2.0, 0, 0.1), release("c1", 0.5, 0.6), grant("c2", 3.0, 0.7, 0.8))
+    assert leased(h).ok
+
+
+def test_a_grant_whose_answer_was_lost_holds_for_an_unknown_time() -> None:
+    h = history(
+        acquire("c1", TIMEOUT, 0, 1),
+        busy("c2", "c1", 2, 2.1),
+        grant("c2", 5.0, 3, 3.1),
+    )
+    assert leased(h).ok
+
+
+def test_the_lease_model_needs_the_times() -> None:
+    with pytest.raises(ValueError, match="lease_read"):
+        linearizability(history(grant("c1", 2.0, 0, 0.1)), LeaseLockModel())
 
 
 def test_a_lab_maps_its_history_with_a_small_function() -> None:

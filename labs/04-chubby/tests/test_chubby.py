@@ -27,11 +27,16 @@ from distlab.grading import (
     CheckFailed,
     Client,
     LabRun,
+    LeaseLockModel,
+    Op,
+    OpInput,
     at_most_one_per_term,
+    check_linearizable,
     faults,
     first_event,
     graded,
     leaders_elected_by_a_majority,
+    lease_read,
     no_crashes,
     no_grant_after_a_newer_leader,
     one_holder_at_a_time,
@@ -337,6 +342,7 @@ async def test_a_replica_cut_off_from_the_leader_alone_gets_no_votes(run: LabRun
     with told(story):
         no_grant_after_a_newer_leader(events)
         one_holder_at_a_time(run.history)
+        the_lock_is_linearizable(run)
         at_most_one_per_term(events)
     stepped_down = next(
         (
@@ -588,6 +594,21 @@ async def acquire(user: Client, cluster: Cluster, *, seconds: float) -> dict[str
     return None
 
 
+def lock_requests(invoked: Op, completed: Op | None) -> tuple[OpInput, Any] | None:
+    """The history's requests for the lock, with their times (pings and the like left out)."""
+    return lease_read(invoked, completed) if invoked.f in ("acquire", "release") else None
+
+
+def the_lock_is_linearizable(run: LabRun) -> None:
+    """Every answer the clients got fits one lock whose grants run out at their ``expires``,
+    each request taking effect at one instant between the request and its answer: a refusal
+    only while another client held it, a grant only once it was free, a release freeing it only
+    for its holder. (Redirects and ``unavailable`` took no effect.) On real sockets the replicas'
+    clocks and the clients' differ by a little: 50 ms of slack."""
+    model = LeaseLockModel(slack=0.05 if run.runtime == "live" else 0.0)
+    check_linearizable(run.history, model, read=lock_requests)
+
+
 async def must_acquire(
     user: Client, cluster: Cluster, *, seconds: float, why: str
 ) -> dict[str, Any]:
@@ -642,6 +663,7 @@ async def test_the_leader_grants_the_lock_and_followers_redirect(run: LabRun) ->
                 f"holder={status.get('holder')!r}: publish the holder (status(holder=...))"
             )
     check_one_holder_at_a_time(cluster.trace.events, ["user-1", "user-2"])
+    the_lock_is_linearizable(run)
     no_crashes(cluster.trace.events)
 
 
@@ -674,6 +696,7 @@ async def test_a_lease_runs_out_when_its_holder_goes_quiet(run: LabRun) -> None:
                 "out frees the lock"
             )
     holds = check_one_holder_at_a_time(cluster.trace.events, ["user-1", "user-2"])
+    the_lock_is_linearizable(run)
     late = [h for h in holds if h.client == "user-2" and h.start > expires + 0.2]
     if late:
         raise CheckFailed(
@@ -704,6 +727,7 @@ async def test_the_lock_is_safe_when_the_leader_crashes(run: LabRun) -> None:
             )
             await cluster.restart(leader)
     check_one_holder_at_a_time(cluster.trace.events, ["user-1", "user-2"])
+    the_lock_is_linearizable(run)
     no_crashes(cluster.trace.events)
 
 
@@ -733,6 +757,7 @@ async def test_the_lock_is_safe_when_the_old_leader_is_cut_off(run: LabRun) -> N
             cluster.network.heal()
     holds = check_one_holder_at_a_time(cluster.trace.events, ["user-1", "user-2"])
     one_holder_at_a_time(run.history)
+    the_lock_is_linearizable(run)
     no_grant_after_a_newer_leader(cluster.trace.events)
     if not any(h.client == "user-2" and h.start < cut + 2.5 for h in holds):
         raise CheckFailed(
@@ -785,6 +810,7 @@ async def test_a_release_by_a_client_that_does_not_hold_the_lock_frees_nothing(
             story="user-2 holds the lock, and user-3, who never held it, asked to release it",
         )
     one_holder_at_a_time(run.history)
+    the_lock_is_linearizable(run)
     no_crashes(cluster.trace.events)
 
 
@@ -851,6 +877,7 @@ async def test_the_lock_is_safe_when_the_leader_hears_its_followers_late(run: La
     with told(story):
         no_grant_after_a_newer_leader(cluster.trace.events)
         one_holder_at_a_time(run.history)
+        the_lock_is_linearizable(run)
     if granted is None:
         raise CheckFailed(
             f"{story}. The other replicas should have elected a new leader and granted user-2 "
@@ -911,6 +938,7 @@ async def test_a_leader_that_wakes_up_from_a_pause_grants_nothing(run: LabRun) -
     with told(story):
         no_grant_after_a_newer_leader(cluster.trace.events)
         holds = one_holder_at_a_time(run.history)
+        the_lock_is_linearizable(run)
     if not any(h.client in ("user-3", "user-4") and h.start < paused + ZOMBIE_PAUSE for h in holds):
         raise CheckFailed(
             f"{story}. The other replicas should have elected a new leader and granted user-3 "
@@ -934,6 +962,7 @@ async def test_on_real_sockets(run: LabRun) -> None:
         await cluster.crash(leader)
         await must_acquire(bob, cluster, seconds=4.0, why=f"{leader}, the leader, crashed")
     check_one_holder_at_a_time(cluster.trace.events, ["user-1", "user-2"])
+    the_lock_is_linearizable(run)
     no_crashes(cluster.trace.events)
 
 
