@@ -14,7 +14,7 @@ running out of time.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -58,23 +58,24 @@ def rate_at(load: list[tuple[float, float]], t: float) -> float:
 async def users(
     run: LabRun,
     cluster: Cluster,
-    load: list[tuple[float, float]],
+    load: list[tuple[float, float]] | Callable[[], float],
     *,
     until: float,
     cost: float | None = None,
 ) -> None:
     """Send requests to the lb at the profile's rate (random arrivals) until ``until`` (the
-    cluster's clock), then wait for every answer. ``cost``: each request's work, if not the
-    lab's ``cost``."""
+    cluster's clock), then wait for every answer. ``load``: a ``[(t, rate), ...]`` profile, or
+    a function that gives the rate now. ``cost``: each request's work, if not the lab's
+    ``cost``."""
     client = await run.client(cluster, name="users")
     body: dict[str, Any] = {"type": "request"}
     if cost is not None:
         body["cost"] = cost
     async with trio.open_nursery() as nursery:
         while cluster.now() < until:
-            rate = rate_at(load, cluster.now())
+            rate = load() if callable(load) else rate_at(load, cluster.now())
             if rate <= 0:
-                await trio.sleep(0.1)
+                await trio.sleep(RATE_STEP)
                 continue
             gap = run.random.expovariate(rate)
             if gap > RATE_STEP:  # no request in this step: draw again at the next step's rate
@@ -225,28 +226,97 @@ async def test_a_load_ramp_is_met_by_scaling_out(run: LabRun) -> None:
         within_bounds(run, cluster)
 
 
-FALL = [(0.0, 4.0)]
-FALL_UNTIL = 13.0
+#: the drain test: six instances, each kept busy about half the time by the users (their rate
+#: follows the fleet in service), with the alarm "low" below 0.9 for this test: the fleet is
+#: scaled in, one instance at a time, while every instance has work in flight half the time
+DRAIN_FLEET, DRAIN_BUSY, DRAIN_COST, DRAIN_LOW_LOAD = 6, 0.5, 0.5, 0.9
+DRAIN_UNTIL = 10.0
+
+
+class InService:
+    """The lb's ``in_service``, as last published (read from the trace as it grows)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.read = 0  # trace events read so far
+        self.names: list[str] = []
+
+    def __call__(self) -> list[str]:
+        events = self.cluster.trace.events
+        for event in events[self.read :]:
+            if event.kind == "status" and event["node"] == "lb":
+                self.names = list(event["fields"].get("in_service", self.names))
+        self.read = len(events)
+        return self.names
 
 
 @graded(points=3, seeds=30, budget=120)
 async def test_scaling_in_drains_first(run: LabRun) -> None:
-    """Five instances for 4 requests/s: the fleet scales in, and no request in flight on an
-    instance being terminated is lost: it is drained first."""
-    async with service(run, instances=5) as cluster:
+    """Six instances, each busy half the time with long requests, under a "low" threshold
+    raised to 0.9: the fleet scales in, and no request in flight on an instance being
+    terminated is lost: it is drained first."""
+    config = {"low_load": DRAIN_LOW_LOAD}
+    async with service(run, instances=DRAIN_FLEET, config=config) as cluster:
         await trio.sleep(WARM_UP)
-        await users(run, cluster, FALL, until=FALL_UNTIL)
+        in_service = InService(cluster)
+
+        def rate() -> float:  # each instance in service busy DRAIN_BUSY of the time
+            return len(in_service()) * DRAIN_BUSY / DRAIN_COST
+
+        await users(run, cluster, rate, until=DRAIN_UNTIL, cost=DRAIN_COST)
         no_crashes(cluster.trace.events)
         terminated = [c for c in fleet_changes(cluster) if c[1] == "terminate"]
         if not terminated:
             raise CheckFailed(
-                "5 instances served 4 requests/s (each can serve "
-                f"{1 / run.config['cost']:g}/s) for {FALL_UNTIL - WARM_UP:g} s and the fleet "
-                "never scaled in"
+                f"{DRAIN_FLEET} instances, each busy {DRAIN_BUSY:.0%} of the time (a fleet load "
+                f"of about {DRAIN_BUSY:g}, under low_load, {DRAIN_LOW_LOAD:g} in this test), "
+                f"for {DRAIN_UNTIL - WARM_UP:g} s, and the fleet never scaled in"
             )
         no_request_lost(
             run, WARM_UP, why=f"while the fleet scaled in ({story(cluster)}): drain first"
         )
+        within_bounds(run, cluster)
+
+
+BURST_AT = 1.0  # seconds: the burst comes in the half second from here
+BURST_SIZE = (18, 20)  # requests, at once: more than two instances serve in 2 s
+BURST_UNTIL = 6.0  # seconds: a second scale-out would have shown by then
+
+
+@graded(points=2, seeds=20, budget=60)
+async def test_a_burst_is_scaled_out_for_once(run: LabRun) -> None:
+    """A burst of requests, then nothing: the fleet scales out once for it, and not again on
+    metrics that still show the burst once it has been served (cooldown)."""
+    async with service(run) as cluster:
+        client = await run.client(cluster, name="users")
+        await trio.sleep(BURST_AT + run.random.uniform(0.0, 0.5) - cluster.now())
+        began = cluster.now()
+        size = run.random.randint(*BURST_SIZE)
+        body = {"type": "request"}
+        async with trio.open_nursery() as nursery:
+            for _ in range(size):
+                nursery.start_soon(ask, client, body)
+                await trio.sleep(run.random.uniform(0.0, 0.4 / size))
+            await trio.sleep(max(0.0, BURST_UNTIL - cluster.now()))
+        no_crashes(cluster.trace.events)
+        no_request_lost(run, 0.0, why="in the burst")
+        served = max(t + latency for t, latency, _ in requests(run) if latency is not None)
+        outs = [a for a in scaling_actions(cluster) if a[1] == "launch"]
+        if not outs:
+            raise CheckFailed(
+                f"a burst of {size} requests at t={began:.2f} s (two instances serve "
+                f"{2 / run.config['cost']:g}/s) and the fleet never scaled out"
+            )
+        if len(outs) > 1:
+            t, _, names = outs[1]
+            raise CheckFailed(
+                f"a burst of {size} requests at t={began:.2f} s, all served by "
+                f"t={served:.2f} s: the fleet scaled out for it at t={outs[0][0]:.2f} s "
+                f"({', '.join(outs[0][2])} up), and again at t={t:.2f} s ({', '.join(names)}), "
+                "on metrics that still showed the burst. After an action, wait cooldown "
+                f"({run.config['cooldown']:g} s) for the metrics to show it. The fleet: "
+                f"{story(cluster)}"
+            )
         within_bounds(run, cluster)
 
 
@@ -436,3 +506,5 @@ async def test_the_fleet_stays_within_its_bounds(run: LabRun) -> None:
                 f"the load needed 7 instances and the fleet grew to {peak} only, not to "
                 f"max_instances ({high}): {story(cluster)}"
             )
+
+
