@@ -244,6 +244,7 @@ class GradedTest:
         )
         began = time.perf_counter()
         outcome, message = "passed", ""
+        span: tuple[float, float] | None = None
         try:
             if self.runtime == "sim":
                 run_simulated(self.fn, run, seed=run.test_seed)
@@ -253,6 +254,7 @@ class GradedTest:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
             outcome, message = _verdict(exc)
+            span = _span_of(exc)
         events = sum(len(c.trace.events) for c in run.clusters)
         memory = _memory_crash(run)
         if memory is not None:
@@ -267,7 +269,7 @@ class GradedTest:
         with contextlib.suppress(OSError, MemoryError):  # the verdict matters more than its trace
             run.write_kept_trace()
         if trace is not None and trace.exists():
-            _append_verdict(trace, self.name, message)
+            _append_verdict(trace, self.name, message, span)
             kept = str(trace)
         return SeedResult(
             seed,
@@ -297,13 +299,29 @@ class GradedTest:
             )
 
 
-def _append_verdict(trace: Path, test: str, message: str) -> None:
-    """End a failing seed's trace with what the check found, for replay to jump to."""
+def _append_verdict(
+    trace: Path, test: str, message: str, span: tuple[float, float] | None = None
+) -> None:
+    """End a failing seed's trace with what the check found, for replay to jump to; and, when
+    the check named the stretch of the run where it went wrong (``span``: a linearizability
+    failure's window), that stretch (``from``, ``until``)."""
     events = list(read_trace(trace))
     seq, t = (events[-1].seq, events[-1].t) if events else (0, 0.0)
-    verdict = TraceEvent(seq + 1, t, CHECK_FAILED, {"test": test, "message": message})
+    fields: dict[str, Any] = {"test": test, "message": message}
+    if span is not None:
+        fields["from"], fields["until"] = span
+    verdict = TraceEvent(seq + 1, t, CHECK_FAILED, fields)
     with trace.open("a", encoding="utf-8") as f:
         f.write(verdict.to_json() + "\n")
+
+
+def _span_of(exc: BaseException) -> tuple[float, float] | None:
+    """The stretch of the run a failed check points at (``.span`` on the failure), if any."""
+    for leaf in _leaves(exc):
+        span = getattr(leaf, "span", None) if isinstance(leaf, CheckFailed) else None
+        if isinstance(span, tuple) and len(span) == 2:
+            return float(span[0]), float(span[1])
+    return None
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

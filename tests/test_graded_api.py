@@ -180,3 +180,30 @@ def test_a_demo_scenario_that_raises_fails_the_run_in_words() -> None:
     assert result == ScenarioResult.failed(
         "the demo scenario raised ConfigError: cannot pause client: it is paused, not up"
     )
+
+
+def test_a_failing_seeds_trace_marks_the_stretch_a_linearizability_failure_names(
+    tmp_path: Path,
+) -> None:
+    from distlab._trace import read_trace
+    from distlab.grading import RegisterModel, check_linearizable, graded
+    from distlab.grading._graded import GRADED_ATTR
+
+    async def body(run: LabRun) -> None:
+        async with run.cluster(delay=0.01):
+            await trio.sleep(3)
+        wrote = run.history.invoke("c1", "write", {"value": 1}, 1.0)
+        run.history.complete(wrote, "ok", {}, 1.5)
+        read = run.history.invoke("c2", "read", {}, 2.0)
+        run.history.complete(read, "ok", {"value": 7}, 2.5)  # never written: a stale read
+        check_linearizable(run.history, RegisterModel(read="read", write="write"))
+
+    body.__name__ = "test_reads_what_was_written"
+    test = getattr(graded(points=1, seeds=1)(body), GRADED_ATTR)
+    result = test.run_seed(1, impl=None, trace_dir=tmp_path, lab=find_lab("0"))
+    assert result.outcome == "failed", result.message
+    assert "not linearizable" in result.message
+    assert result.trace is not None
+    verdict = list(read_trace(Path(result.trace)))[-1]
+    assert verdict.kind == "check_failed"
+    assert (verdict["from"], verdict["until"]) == (1.0, 2.5)

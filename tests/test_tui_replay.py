@@ -193,6 +193,19 @@ def test_failure_prefers_the_graders_verdict(crashes: tuple[Path, list[TraceEven
     assert failure_cursor(with_verdict) == len(with_verdict)
 
 
+def test_failure_is_the_end_of_the_window_a_verdict_names(
+    crashes: tuple[Path, list[TraceEvent]],
+) -> None:
+    _, events = crashes
+    last = events[-1]
+    until = events[len(events) // 2].t
+    fields = {"test": "test_x", "message": "not linearizable", "from": 0.0, "until": until}
+    with_verdict = [*events, event(last.seq + 1, last.t, CHECK_FAILED, **fields)]
+    cursor = failure_cursor(with_verdict)
+    assert cursor is not None and cursor < len(with_verdict)
+    assert with_verdict[cursor - 1].t <= until < with_verdict[cursor].t
+
+
 def test_failure_falls_back_to_a_failed_run_end() -> None:
     events = [
         event(1, 0.0, "run_start"),

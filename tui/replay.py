@@ -106,13 +106,18 @@ def cursor_at_time(events: Sequence[TraceEvent], t: float) -> int:
 def failure_cursor(events: Sequence[TraceEvent]) -> int | None:
     """The cursor just after the failure, or None if the trace shows none.
 
-    The failure is the verdict (the first ``check_failed`` event) if the trace has one; a trace
+    The failure is the verdict (the first ``check_failed`` event) if the trace has one (or,
+    if the verdict names the stretch where the run went wrong, its ``until``: a
+    linearizability failure's window ends with the answer no order explains); a trace
     whose verdict is a pass (``check_passed``) has none; else it is the first crash a node
     brought on itself (a crash ordered on purpose is part of the story, not a failure), else a
     ``run_end`` whose reason says the run failed.
     """
     for i, event in enumerate(events):
         if event.kind == CHECK_FAILED:
+            until = event.get("until")
+            if isinstance(until, int | float) and cursor_at_time(events, until) > 0:
+                return cursor_at_time(events, until)
             return i + 1
     if any(event.kind == CHECK_PASSED for event in events):
         return None
