@@ -8,6 +8,12 @@ answer is corrupted (the history is then not linearizable: the checker must sear
 before it may say so).
 
 Run it with ``uv run python -m bench.linearizability``; the figures go to docs/benchmarks.md.
+
+With ``--porcupine-etcd DIR`` it checks instead the Jepsen etcd histories that Porcupine (a
+published checker, in Go) tests itself on, read from the ``etcd_NNN.log`` files in DIR (see
+:mod:`bench.porcupine_histories`), and prints per file our verdict beside the one Porcupine's
+tests expect, and our time; ``--porcupine-bench FILE`` adds Porcupine's own times from the
+output of its ``go test -bench BenchmarkEtcdJepsen`` run on the same files.
 """
 
 from __future__ import annotations
@@ -15,13 +21,17 @@ from __future__ import annotations
 import argparse
 import heapq
 import os
+import re
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from random import Random
 from typing import Literal
 
+from bench.porcupine_histories import etcd_logs, expected, read_etcd_log
 from distlab.grading import History, Linearizability, Op, RegisterModel, linearizability
 
 OPERATIONS = 10_000
@@ -129,7 +139,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=5, help="checks per history (default 5)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-steps", type=int, default=1_000_000)
+    parser.add_argument(
+        "--porcupine-etcd",
+        type=Path,
+        metavar="DIR",
+        help="check the Jepsen etcd_NNN.log histories in DIR (Porcupine's test data) instead",
+    )
+    parser.add_argument(
+        "--porcupine-bench",
+        type=Path,
+        metavar="FILE",
+        help="with --porcupine-etcd: Porcupine's `go test -bench BenchmarkEtcdJepsen` output",
+    )
     args = parser.parse_args(argv)
+    if args.porcupine_etcd is not None:
+        porcupine_etcd(args.porcupine_etcd, args.porcupine_bench, reps=args.reps)
+        return
     size = {"operations": args.operations, "clients": args.clients}
     cases = [
         ("linearizable", register_history(args.seed, **size)),
@@ -163,6 +188,74 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name, history in cases:
         timing = time_check(name, history, reps=args.reps, max_steps=args.max_steps)
         print(timing.row(), flush=True)
+
+
+def _verdict(linearizable: bool | None) -> str:
+    return "?" if linearizable is None else "linearizable" if linearizable else "not linearizable"
+
+
+def porcupine_times(path: Path) -> dict[int, float]:
+    """Seconds per check of each etcd file, from ``go test -bench`` output
+    (``BenchmarkEtcdJepsen002   100   360853475 ns/op``)."""
+    found = re.findall(
+        r"^BenchmarkEtcdJepsen(\d+)\S*\s+\d+\s+([\d.]+) ns/op", path.read_text(), re.M
+    )
+    return {int(number): float(ns) / 1e9 for number, ns in found}
+
+
+def porcupine_etcd(directory: Path, bench: Path | None, *, reps: int) -> None:
+    """Our checker on Porcupine's Jepsen etcd histories: verdicts against its tests', times."""
+    logs = etcd_logs(directory)
+    if not logs:
+        sys.exit(f"no etcd_NNN.log files in {directory}")
+    theirs = porcupine_times(bench) if bench is not None else {}
+    print(
+        f"{len(logs)} Jepsen etcd histories from {directory}, RegisterModel, {reps} checks each, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'file':<13} {'reqs':>4} {'checked':>7} {'Porcupine expects':<17} {'ours':<17} "
+        f"{'agree':<5} {'steps':>6} {'median ms':>9} {'fail=no effect':<17}"
+        + (f" {'Porcupine ms':>12}" if theirs else "")
+    )
+    agree = 0
+    ours_total: list[float] = []
+    both: list[tuple[float, float]] = []
+    for number, path in logs:
+        history = read_etcd_log(path)
+        timing = time_check(path.name, history, reps=reps, max_steps=1_000_000)
+        result = timing.result
+        ours = None if result.unknown else result.ok
+        wanted = expected(number)
+        same = ours is not None and ours == wanted
+        agree += same
+        # a refused cas read as Knossos reads a fail: it took no effect
+        weaker = linearizability(read_etcd_log(path, fail_cas="no effect"), RegisterModel())
+        median = statistics.median(timing.seconds)
+        ours_total.append(median)
+        line = (
+            f"{path.name:<13} {sum(op.kind == 'invoke' for op in history.ops):>4} "
+            f"{result.operations:>7} {_verdict(wanted):<17} {result.verdict:<17} "
+            f"{'yes' if same else 'NO':<5} {result.steps:>6,} {median * 1000:>9.2f} "
+            f"{weaker.verdict:<17}"
+        )
+        if number in theirs:
+            line += f" {theirs[number] * 1000:>12.2f}"
+            both.append((median, theirs[number]))
+        print(line, flush=True)
+    mid, top, total = (f(ours_total) * 1000 for f in (statistics.median, max, sum))
+    print(
+        f"verdicts agree on {agree} of {len(logs)}; ours: median {mid:.2f} ms, "
+        f"max {top:.1f} ms, all {total:.0f} ms"
+    )
+    if both:
+        mine = [m for m, _ in both]
+        other = [p for _, p in both]
+        print(
+            f"Porcupine on the same {len(both)}: median {statistics.median(other) * 1000:.2f} ms, "
+            f"max {max(other) * 1000:.1f} ms, all {sum(other) * 1000:.0f} ms; ours faster on "
+            f"{sum(m < p for m, p in both)} (ours all {sum(mine) * 1000:.0f} ms)"
+        )
 
 
 if __name__ == "__main__":
