@@ -192,6 +192,44 @@ def within_bounds(run: LabRun, cluster: Cluster) -> None:
             )
 
 
+def least_busy_picked(cluster: Cluster) -> None:
+    """Each request the lb hands on goes to an instance in service with the fewest requests in
+    flight, from the trace: a ``serve`` is in flight from the lb's send until the lb gets its
+    ``serve_ok`` (or ``request_timeout`` has passed). One request of slack: the lb may pick
+    in the instant an answer is on its way in."""
+    timeout: float = cluster.config["request_timeout"]
+    flying: dict[str, dict[int, float]] = {}  # instance -> {serve's msg_id: sent at}
+    answers: dict[str, Any] = {}  # a serve_ok's mid -> the serve it answers
+    whose: dict[Any, str] = {}  # a serve's msg_id -> its instance
+    in_service: list[str] = []
+    for event in cluster.trace.events:
+        if event.kind == "status" and event["node"] == "lb":
+            in_service = list(event["fields"].get("in_service", in_service))
+        elif event.kind == "send" and event["src"] == "lb" and event["body"].get("type") == "serve":
+            name, t = str(event["dest"]), event.t
+            counts = {
+                n: sum(1 for sent in flying.get(n, {}).values() if t - sent < timeout)
+                for n in in_service
+            }
+            if counts and counts.get(name, 0) > min(counts.values()) + 1:
+                shown = ", ".join(f"{n} {c}" for n, c in sorted(counts.items()))
+                raise CheckFailed(
+                    f"at t={t:.2f} s the lb handed a request to {name}, with "
+                    f"{counts.get(name, 0)} requests in flight, while another instance in "
+                    f"service had {min(counts.values())} (in flight: {shown}): each request "
+                    "goes to the instance with the fewest requests in flight"
+                )
+            msg_id = event["body"].get("msg_id")
+            flying.setdefault(name, {})[msg_id] = t
+            whose[msg_id] = name
+        elif event.kind == "send" and event["dest"] == "lb":
+            if event["body"].get("type") == "serve_ok":
+                answers[str(event["mid"])] = event["body"].get("in_reply_to")
+        elif event.kind == "deliver" and event["dest"] == "lb" and event.get("type") == "serve_ok":
+            serve = answers.pop(str(event["mid"]), None)
+            flying.get(whose.get(serve, ""), {}).pop(serve, None)
+
+
 # -- the tests --------------------------------------------------------------------------------
 
 RAMP = [(0.0, 2.0), (1.0, 2.0), (2.0, 16.0)]
@@ -224,6 +262,7 @@ async def test_a_load_ramp_is_met_by_scaling_out(run: LabRun) -> None:
             )
         no_request_lost(run, 0.0, why="while the service scaled out")
         within_bounds(run, cluster)
+        least_busy_picked(cluster)
 
 
 # -- on real sockets (graded early: its real time overlaps the simulated tests) -------------------
