@@ -123,13 +123,21 @@ class SessionClient(Node):
         self.session[key] = merge_versions(self.session.get(key, {}), version)
 
     async def put(
-        self, key: str, value: Any, *, at: str | None = None, context: Mapping[str, int] = {}
+        self,
+        key: str,
+        value: Any,
+        *,
+        at: str | None = None,
+        context: Mapping[str, int] | None = None,
     ) -> dict[str, int]:
         """Write until some replica acknowledges it; returns the write's version.
 
         ``at``: the replica to write to (when every replica writes); else the primary.
-        ``context``: the version read, when this write replaces what was read.
+        ``context``: the version this write replaces; by default, all this session has seen of
+        the key (so the write descends from what the client wrote and read before).
         """
+        if context is None:
+            context = self.session.get(key, {})
         body = {"type": "put", "key": key, "value": value, "context": dict(context)}
         while True:
             replica = at or self.primary or self.random.choice(self.nodes_with_role("replica"))

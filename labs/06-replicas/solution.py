@@ -386,9 +386,20 @@ class Replica(Node):
 
     @handler("fetch")
     async def on_fetch(self, msg: Message) -> None:
-        """A new primary asks for everything this replica keeps: answer ``fetched`` with the
-        ``epoch`` it asked about and the ``store`` (as in ``sync``)."""
-        # SOLUTION: answer fetched with the epoch and every key's siblings
+        """A new primary asks for everything this replica keeps, for taking over in ``epoch``.
+
+        Ignore an older epoch. A newer one than ours: the operator's word has not reached us
+        yet; adopt it now, with the sender as primary (:meth:`set_primary`), before answering.
+        From then on this replica refuses the old primary's copies, so nothing the old primary
+        acknowledges later can be missing from what the new one merged. Answer ``fetched`` with
+        the ``epoch`` and the ``store`` (as in ``sync``).
+        """
+        epoch: int = msg.body["epoch"]
+        # SOLUTION: ignore an older epoch; adopt a newer one; answer fetched with the store
+        if epoch < self.epoch:
+            return
+        if epoch > self.epoch:
+            self.set_primary(msg.src, epoch)
         store = {key: siblings_to_json(siblings) for key, siblings in self.store.items()}
         self.reply(msg, {"type": "fetched", "epoch": msg.body["epoch"], "store": store})
         # END SOLUTION
