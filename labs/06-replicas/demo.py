@@ -247,8 +247,9 @@ async def act_one_and_two(cluster: Cluster, happened: list[str]) -> float:
         "fail over to replica-2",
     )
     crashed_at = cluster.now()
-    happened.append(f"replica-1 crashed right after a put_ok; replica-2 took over at "
-                    f"t={crashed_at:.2f} s")
+    happened.append(
+        f"replica-1 crashed right after a put_ok; replica-2 took over at t={crashed_at:.2f} s"
+    )
     await step(cluster, lambda: status_done(cluster, "client"), what="client was not done")
     cluster.network.reset_link("replica-1", "replica-2")
     await cluster.restart("replica-1")
@@ -285,8 +286,10 @@ async def act_three(cluster: Cluster, happened: list[str]) -> None:
         what="after the partition healed, the replicas did not all keep both acknowledged "
         "writes, left and right, as siblings",
     )
-    happened.append("written on both sides of a partition, x = left and x = right became two "
-                    "siblings on every replica")
+    happened.append(
+        "written on both sides of a partition, x = left and x = right became two "
+        "siblings on every replica"
+    )
     await cluster.spawn("carol", role="client", node_class=Resolver)
     await step(cluster, lambda: status_done(cluster, "carol"), what="carol's resolution failed")
     await step(
