@@ -65,7 +65,9 @@ class Operator(Node):
             self.send(replica, {"type": "primary_is", "primary": self.primary, "epoch": self.epoch})
 
     def silent(self, replica: str) -> bool:
-        return self.now() - self.last_answer.get(replica, 0.0) > self.config["failover_after"]
+        """Whether ``replica`` has not answered for ``failover_after`` seconds."""
+        failover_after: float = self.config["failover_after"]
+        return self.now() - self.last_answer.get(replica, 0.0) > failover_after
 
     def new_epoch(self, primary: str | None) -> None:
         self.primary, self.epoch = primary, self.epoch + 1

@@ -161,16 +161,21 @@ def status_done(cluster: Cluster, name: str) -> bool:
 # -- what the trace says ---------------------------------------------------------------------------
 
 
-def answers_to_clients(events: list[TraceEvent], kind: str) -> list[tuple[TraceEvent, dict]]:
+def answers_to_clients(
+    events: list[TraceEvent], kind: str
+) -> list[tuple[TraceEvent, dict[str, Any]]]:
     """Every answer of type ``kind`` a replica delivered to a node that is not a replica:
     (the delivery, the answer's body), in order."""
     sent = {e["mid"]: e for e in events if e.kind == "send"}
     found = []
     for e in events:
         send = sent.get(e.get("mid")) if e.kind == "deliver" else None
-        if send is not None and send["body"].get("type") == kind:
-            if not str(e["dest"]).startswith("replica"):
-                found.append((e, dict(send["body"])))
+        if (
+            send is not None
+            and send["body"].get("type") == kind
+            and not str(e["dest"]).startswith("replica")
+        ):
+            found.append((e, dict(send["body"])))
     return found
 
 

@@ -183,7 +183,7 @@ class Replica(Node):
         """Every key's siblings, as kept in storage (nothing, the very first time)."""
         # SOLUTION: read back every key saved by save (one storage key per key: "key:<key>")
         store: dict[str, list[Sibling]] = {}
-        for name in self.storage.keys():
+        for name in self.storage:
             if name.startswith("key:"):
                 store[name.removeprefix("key:")] = siblings_from_json(self.storage.get(name))
         return store

@@ -50,7 +50,7 @@ PAUSE = 0.1
 Version = dict[str, int]
 
 
-# -- versions ---------------------------------------------------------------------------------------
+# -- versions --------------------------------------------------------------------------------------
 
 
 def descends(a: Mapping[str, int], b: Mapping[str, int]) -> bool:
@@ -70,7 +70,7 @@ def words(version: Mapping[str, int]) -> str:
     return "{" + ", ".join(f"{n}: {c}" for n, c in sorted(version.items())) + "}"
 
 
-# -- the cluster ------------------------------------------------------------------------------------
+# -- the cluster -----------------------------------------------------------------------------------
 
 
 def replicas_cluster(
@@ -117,7 +117,7 @@ async def came_true(cluster: Cluster, predicate: Any, seconds: float) -> bool:
     return False
 
 
-# -- a client session -------------------------------------------------------------------------------
+# -- a client session ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -213,7 +213,7 @@ async def must_put(user: Session, value: Any, *, why: str, **kwargs: Any) -> Ver
     return version
 
 
-# -- what the clients were told ---------------------------------------------------------------------
+# -- what the clients were told --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -353,15 +353,15 @@ async def converged(
 ) -> list[Read]:
     """Wait until every replica keeps the same siblings; fail after CONVERGE_BOUND s."""
     names = among or replicas(cluster)
-    same = await came_true(
-        cluster,
-        lambda: (
-            len({str(sorted(map(str, cluster.status_of(r).get("siblings", [])))) for r in names})
-            == 1
-            and len({str(cluster.status_of(r).get("version")) for r in names}) == 1
-        ),
-        CONVERGE_BOUND,
-    )
+
+    def agree() -> bool:
+        said = {
+            (str(sorted(map(str, s.get("siblings", [])))), str(s.get("version")))
+            for s in map(cluster.status_of, names)
+        }
+        return len(said) == 1
+
+    same = await came_true(cluster, agree, CONVERGE_BOUND)
     kept = await finals(run, cluster, among=names)
     if not same or len({words(r.version) for r in kept}) != 1:
         no_crashes(cluster.trace.events)
@@ -388,7 +388,7 @@ def check_nothing_acknowledged_lost(history: History, kept: list[Read]) -> int:
     return len(writes)
 
 
-# -- Part A: the primary and its read replicas ------------------------------------------------------
+# -- Part A: the primary and its read replicas -----------------------------------------------------
 
 
 @graded(points=2, seeds=20, budget=60)
@@ -422,7 +422,7 @@ async def test_writes_go_to_the_primary_and_reach_every_replica(run: LabRun) -> 
     no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=30, budget=60)
+@graded(points=3, seeds=20, budget=60)
 async def test_a_client_reads_its_own_writes_from_any_replica(run: LabRun) -> None:
     """One read replica lags (a slow link): a client still reads its own writes, and never a
     value older than one it read (the session's versions)."""
@@ -465,7 +465,7 @@ async def test_stale_reads_are_bounded(run: LabRun) -> None:
 
         async def read() -> None:
             await trio.sleep(1.0)
-            for _ in range(12):
+            for _ in range(8):
                 await reader.get(seconds=1.0, fresh=True)
                 await trio.sleep(0.2)
 
@@ -478,7 +478,7 @@ async def test_stale_reads_are_bounded(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-# -- Part B: failover without losing an acknowledged write ------------------------------------------
+# -- Part B: failover without losing an acknowledged write -----------------------------------------
 
 
 async def keep_writing(
@@ -503,7 +503,7 @@ async def failed_over(cluster: Cluster, old: str, *, what: str) -> str:
     return primary
 
 
-@graded(points=3, seeds=30, budget=60)
+@graded(points=3, seeds=20, budget=60)
 async def test_no_acknowledged_write_is_lost_when_the_primary_crashes(run: LabRun) -> None:
     """The primary is cut off from its replicas (its clients still reach it), then crashes for
     good: every write it acknowledged is still there after the failover."""
@@ -525,7 +525,7 @@ async def test_no_acknowledged_write_is_lost_when_the_primary_crashes(run: LabRu
     no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=30, budget=60)
+@graded(points=3, seeds=20, budget=60)
 async def test_a_new_primary_catches_up_before_it_writes(run: LabRun) -> None:
     """The replica that becomes primary missed the last writes (its link from the primary was
     down): it catches up before its first write, so every write descends from the earlier ones."""
@@ -556,7 +556,7 @@ async def test_a_new_primary_catches_up_before_it_writes(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-@graded(points=2, seeds=30, budget=60)
+@graded(points=2, seeds=20, budget=60)
 async def test_a_restarted_replica_keeps_what_it_stored(run: LabRun) -> None:
     """Replicas crash right after they confirm a copy, and then all three at once: every
     acknowledged write is still there when they restart."""
@@ -578,7 +578,7 @@ async def test_a_restarted_replica_keeps_what_it_stored(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-@graded(points=3, seeds=30, budget=60)
+@graded(points=3, seeds=20, budget=60)
 async def test_an_old_primary_cannot_collect_copies(run: LabRun) -> None:
     """The primary is cut off from the operator and the next primary only: a new primary is
     named while the old one still takes writes, and still reaches replica-3. Replica-3 refuses
@@ -602,10 +602,10 @@ async def test_an_old_primary_cannot_collect_copies(run: LabRun) -> None:
     no_crashes(cluster.trace.events)
 
 
-# -- Part C: every replica writes: conflicts and siblings -------------------------------------------
+# -- Part C: every replica writes: conflicts and siblings ------------------------------------------
 
 
-@graded(points=3, seeds=30, budget=60)
+@graded(points=3, seeds=20, budget=60)
 async def test_concurrent_writes_become_siblings(run: LabRun) -> None:
     """Every replica writes; the key is written on both sides of a partition. After the heal every
     replica keeps both sides' last writes as siblings: no acknowledged write is lost."""
@@ -625,10 +625,8 @@ async def test_concurrent_writes_become_siblings(run: LabRun) -> None:
         cluster.network.heal()
         kept = await converged(run, cluster, since=cluster.now())
         check_nothing_acknowledged_lost(run.history, kept)
-        expected = sorted(
-            [acknowledged_writes(run.history)[-1].value]
-            + [w.value for w in acknowledged_writes(run.history) if w.client == "user-1"][-1:]
-        )
+        last = {w.client: w.value for w in acknowledged_writes(run.history)}
+        expected = sorted([last["user-1"], last["user-2"]])
         if sorted(map(str, kept[0].values)) != expected:
             raise CheckFailed(
                 f"after the heal every replica keeps {KEY} = {kept[0].values}: it should keep "
@@ -672,7 +670,7 @@ async def test_a_write_with_the_read_context_resolves_siblings(run: LabRun) -> N
     no_crashes(cluster.trace.events)
 
 
-# -- on real sockets ------------------------------------------------------------------------------
+# -- on real sockets -------------------------------------------------------------------------------
 
 
 @graded(points=1, seeds=3, budget=40, runtime="live")
