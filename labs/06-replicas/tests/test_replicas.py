@@ -563,6 +563,9 @@ async def test_a_restarted_replica_keeps_what_it_stored(run: LabRun) -> None:
     async with replicas_cluster(run, delay=0.005, jitter=0.004) as cluster:
         user = await session(run, cluster, "user-1")
         victim = run.random.choice(["replica-2", "replica-3"])
+        if cluster.state(victim) != "up":
+            no_crashes(cluster.trace.events)  # it crashed by itself: say why
+            raise CheckFailed(f"{victim} is {cluster.state(victim)} from the start")
         await cluster.crash_after_send(victim, "replicated")
         for n in range(1, 5):
             await must_put(user, f"v{n}", why="at most one replica is down")
