@@ -169,7 +169,7 @@ class Replica(Node):
         fields = {
             "role": role,
             "epoch": self.epoch,
-            "version": version_words(merge_versions(*(s.version for s in siblings))),
+            "version": version_words(self.version_of(self.config["watch_key"])),
             "siblings": [s.value for s in siblings],
         }
         changed = {k: v for k, v in fields.items() if self.published.get(k, object()) != v}
