@@ -321,9 +321,10 @@ class Replica(Node):
         """Copy a write this replica accepted to every peer; True once enough have stored it.
 
         Enough: :meth:`write_quorum` replicas, this one included. Send ``replicate`` (``epoch``,
-        ``key``, ``sibling``) to every peer, and again every ``resend_interval`` to those that
-        have not confirmed, for at most ``write_timeout`` seconds (then False). The answers
-        arrive in :meth:`on_replicated`.
+        ``key``, ``sibling``) to every peer (even when this replica alone is enough: the others
+        should hear of it soon), and again every ``resend_interval`` to those that have not
+        confirmed, until enough have, for at most ``write_timeout`` seconds (then False). The
+        answers arrive in :meth:`on_replicated`.
         """
         # SOLUTION: a PendingWrite; send to those that have not stored it until enough or timeout
         ref = (key, version_words(sibling.version))
@@ -332,13 +333,16 @@ class Replica(Node):
         body = {"type": "replicate", "epoch": self.epoch, "key": key, "sibling": sibling.to_json()}
         deadline = self.now() + self.config["write_timeout"]
         try:
-            while len(pending.stored_by) < self.write_quorum() and self.now() < deadline:
+            while True:
                 for peer in self.peers():
                     if peer not in pending.stored_by:
                         self.send(peer, body)
+                if len(pending.stored_by) >= self.write_quorum() or self.now() >= deadline:
+                    return len(pending.stored_by) >= self.write_quorum()
                 with trio.move_on_after(self.config["resend_interval"]):
                     await pending.enough.wait()
-            return len(pending.stored_by) >= self.write_quorum()
+                if pending.enough.is_set():
+                    return True
         finally:
             del self.pending[ref]
         # END SOLUTION
