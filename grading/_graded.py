@@ -66,7 +66,7 @@ class Client:
     async def call(self, dest: str, body: Mapping[str, Any], *, timeout: float) -> Message | None:
         node = self._cluster.node_object(self.name)
         f = str(body.get("type"))
-        op = self.history.invoke(self.name, f, dict(body), self._cluster.now())
+        op = self.history.invoke(self.name, f, dict(body), self._cluster.now(), dest=dest)
         try:
             reply = await node.rpc(dest, body, timeout=timeout)
         except RPCTimeoutError:

@@ -42,6 +42,7 @@ def test_a_client_records_invokes_and_their_completions() -> None:
         ("invoke", "ping", 3),
         ("ok", "ping", 3),
     ]
+    assert {op.dest for op in run.history.ops} == {"server"}  # whom each request went to
     [(_, timed_out)] = [(i, c) for i, c in run.history.completions() if i.op_id == 2]
     assert timed_out is not None and timed_out.t - run.history.invocation(2).t == 0.5
 
