@@ -419,7 +419,7 @@ async def test_a_burst_is_scaled_out_for_once(run: LabRun) -> None:
             await trio.sleep(max(0.0, BURST_UNTIL - cluster.now()))
         no_crashes(cluster.trace.events)
         no_request_lost(run, 0.0, why="in the burst")
-        served = max(t + latency for t, latency, _ in requests(run) if latency is not None)
+        done_by = max(t + latency for t, latency, _ in requests(run) if latency is not None)
         outs = [a for a in scaling_actions(cluster) if a[1] == "launch"]
         if not outs:
             raise CheckFailed(
@@ -430,7 +430,7 @@ async def test_a_burst_is_scaled_out_for_once(run: LabRun) -> None:
             t, _, names = outs[1]
             raise CheckFailed(
                 f"a burst of {size} requests at t={began:.2f} s, all served by "
-                f"t={served:.2f} s: the fleet scaled out for it at t={outs[0][0]:.2f} s "
+                f"t={done_by:.2f} s: the fleet scaled out for it at t={outs[0][0]:.2f} s "
                 f"({', '.join(outs[0][2])} up), and again at t={t:.2f} s ({', '.join(names)}), "
                 "on metrics that still showed the burst. After an action, wait cooldown "
                 f"({run.config['cooldown']:g} s) for the metrics to show it. The fleet: "
