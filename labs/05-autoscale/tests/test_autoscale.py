@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from distlab import Cluster
+from distlab import Cluster, TraceEvent
 from distlab.grading import CheckFailed, Client, LabRun, faults, graded, no_crashes
 
 #: seconds a user waits for the lb's answer; past it, the request is lost
@@ -548,6 +548,35 @@ async def test_a_crashed_or_wedged_instance_is_replaced(run: LabRun) -> None:
 
 BUSY, BUSY_COST = [(0.0, 5.0)], 0.5  # the load of 10 requests/s of 0.25 s
 BLIND_AT, LATE_AT, RESTART_AT, BLIND_UNTIL = 2.0, 6.0, 10.0, 14.0
+LATE_BY = 2.5  # seconds every message to metrics takes from LATE_AT to RESTART_AT
+NO_DATA_FROM = BLIND_AT + 1.5  # by then, and until RESTART_AT, no sample is in the window
+
+
+def metrics_had_no_data(cluster: Cluster, since: float, until: float, *, why: str) -> None:
+    """From ``since`` to ``until``, metrics' status said no data (``load`` None)."""
+    shown: TraceEvent | None = None  # the status in force
+    for event in cluster.trace.of_kind("status"):
+        if event.t >= until:
+            break
+        if event["node"] != "metrics" or "load" not in event["fields"]:
+            continue
+        if event.t >= since and shown is not None and shown.t < since:
+            metrics_had_no_data_at(shown, since, why=why)
+        shown = event
+        if event.t >= since:
+            metrics_had_no_data_at(event, event.t, why=why)
+    if shown is not None and shown.t < since:
+        metrics_had_no_data_at(shown, since, why=why)
+
+
+def metrics_had_no_data_at(event: TraceEvent, t: float, *, why: str) -> None:
+    fields = event["fields"]
+    if fields.get("load") is not None:
+        raise CheckFailed(
+            f"at t={t:.2f} s metrics said the fleet's load was {fields.get('load')} (alarm "
+            f"{fields.get('alarm')!r}), {why}: it had no data. A sample counts by the time it "
+            "was taken (its t), not when its report came: a late report is an old one"
+        )
 
 
 @graded(points=3, seeds=20, budget=120)
@@ -569,8 +598,8 @@ async def test_missing_metrics_are_not_no_load(run: LabRun) -> None:
                         cut.add(name)
                 await trio.sleep(0.05)
             cluster.network.heal()
-            await faults.slow_node("metrics", delay=2.5, way="in").apply(cluster, run.random)
-            happened.append(f"t={cluster.now():.2f} s: every message to metrics 2.5 s late")
+            await faults.slow_node("metrics", delay=LATE_BY, way="in").apply(cluster, run.random)
+            happened.append(f"t={cluster.now():.2f} s: every message to metrics {LATE_BY:g} s late")
             await trio.sleep(RESTART_AT - cluster.now())
             await faults.slow_node("metrics", delay=0.002, way="in").apply(cluster, run.random)
             await cluster.restart("metrics")
@@ -591,6 +620,14 @@ async def test_missing_metrics_are_not_no_load(run: LabRun) -> None:
                 f"The fleet: {story(cluster)}"
             )
         within_bounds(run, cluster)
+        window = run.config["window"]
+        metrics_had_no_data(
+            cluster,
+            NO_DATA_FROM,
+            RESTART_AT,
+            why=f"while every report it got was lost or {LATE_BY:g} s late (older than the "
+            f"window, {window:g} s)",
+        )
 
 
 QUIET_UNTIL = 5.0  # no load at first: the alarm "low" goes off, at min_instances
