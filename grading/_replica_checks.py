@@ -269,9 +269,9 @@ def acknowledged_writes_kept(
 
 
 def converged_within(finals: Iterable[ReplicaRead], *, since: float, bound: float) -> ReplicaRead:
-    """Convergence: ``finals`` (one read of each replica, made once the replicas had ``bound``
-    seconds from ``since``, e.g. the heal, to agree: the lab waits) all answer the same siblings
-    at the same version. Returns one of them."""
+    """Convergence: ``finals`` (one read of each replica, made once the replicas agreed or
+    ``bound`` seconds after ``since``, e.g. the heal, whichever came first: the lab waits) all
+    answer the same siblings at the same version. Returns one of them."""
     finals = list(finals)
     if not finals:
         raise CheckFailed("no replica's read to compare: nothing shows that the replicas agree")
@@ -279,8 +279,8 @@ def converged_within(finals: Iterable[ReplicaRead], *, since: float, bound: floa
     if len(said) > 1:
         each = "; ".join(f.kept() for f in finals)
         raise CheckFailed(
-            f"the network was whole again from {_at(since)}, and {bound:g} s later the replicas "
-            f"still disagreed: {each}. Replicas exchange what they keep (anti-entropy), and "
+            f"the network was whole again from {_at(since)}, and the replicas, given {bound:g} s "
+            f"to agree, disagreed: {each}. Replicas exchange what they keep (anti-entropy), and "
             "merging keeps every version no other descends from, so they end with the same "
             "siblings at the same version"
         )

@@ -164,7 +164,7 @@ def test_replicas_that_disagree_are_each_described() -> None:
     h = History()
     kept = finals(h, ("r1", ["a", "b"], {"r1": 1, "r3": 1}), ("r2", ["a"], {"r1": 1}))
     message = failure(converged_within, kept, since=5.0, bound=2.0)
-    assert "the network was whole again from t=5.000 s, and 2 s later" in message
+    assert "the network was whole again from t=5.000 s, and the replicas, given 2 s" in message
     assert "r1 keeps x = ['a', 'b'] at version {r1: 1, r3: 1}" in message
     assert "r2 keeps x = ['a'] at version {r1: 1}" in message
     assert "no replica's read" in failure(converged_within, [], since=0.0, bound=1.0)
