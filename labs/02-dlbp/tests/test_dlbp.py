@@ -307,7 +307,7 @@ def check_reducers_chosen_late(cluster: Cluster, mode: str) -> None:
                 )
 
 
-@graded(points=3, seeds=40, budget=150)
+@graded(points=3, seeds=30, budget=150)
 async def test_the_reducer_is_chosen_only_after_a_map_completes(run: LabRun) -> None:
     """A job's reducer is chosen at its first completion signal, among the workers that sent one."""
     documents, mode = make_documents(run), mode_for(run)
@@ -318,7 +318,7 @@ async def test_the_reducer_is_chosen_only_after_a_map_completes(run: LabRun) -> 
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=20, budget=200)
+@graded(points=2, seeds=15, budget=200)
 async def test_compare_two_load_balancers_with_one_master(run: LabRun) -> None:
     """The same jobs through both designs: both exact; messages and latency of each reported."""
     documents = make_documents(run)
@@ -449,7 +449,7 @@ async def test_work_is_spread_across_the_mappers(run: LabRun) -> None:
     check_exact(cluster, documents, mode)
 
 
-@graded(points=2, seeds=25, budget=200)
+@graded(points=2, seeds=20, budget=200)
 async def test_lost_messages_do_not_change_the_counts(run: LabRun) -> None:
     """With 10% of messages lost, every job still finishes, with the exact word count."""
     documents, mode = make_documents(run), mode_for(run)
@@ -615,7 +615,7 @@ async def test_late_acknowledgements_do_not_count_twice(run: LabRun) -> None:
         ) from None
 
 
-@graded(points=2, seeds=25, budget=120)
+@graded(points=2, seeds=20, budget=120)
 async def test_a_replaced_reducer_that_wakes_up_changes_nothing(run: LabRun) -> None:
     """The reducer freezes until it is replaced, then wakes and answers: that changes nothing.
 
