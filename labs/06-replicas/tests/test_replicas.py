@@ -52,6 +52,7 @@ from distlab.grading import (
     answered_reads,
     check_linearizable,
     converged_within,
+    faults,
     graded,
     merge_versions,
     no_crashes,
@@ -316,7 +317,7 @@ async def test_on_real_sockets(run: LabRun) -> None:
         user = await session(run, cluster, "user-1")
         for n in range(1, 4):
             await must_put(user, f"v{n}", why="the primary is up")
-        await cluster.crash("replica-1")
+        await run.schedule(cluster).fire(faults.crash("replica-1"))
         await failed_over(cluster, "replica-1", what="replica-1, the primary, crashed")
         user.primary = None
         await must_put(user, "after", why="a new primary was named")
@@ -367,7 +368,7 @@ async def test_a_client_reads_its_own_writes_from_any_replica(run: LabRun) -> No
     lagging = run.random.choice(["replica-2", "replica-3"])
     config = {"sync_interval": 1.0}
     async with replicas_cluster(run, config, delay=0.005, jitter=0.004) as cluster:
-        cluster.network.set_link("replica-1", lagging, delay=0.4)
+        await run.schedule(cluster).fire(faults.slow_link("replica-1", lagging, delay=0.4))
         writer = await session(run, cluster, "user-1")
         reader = await session(run, cluster, "user-2")
         for n in range(1, 7):
@@ -455,7 +456,7 @@ async def test_no_acknowledged_write_is_lost_when_the_primary_crashes(run: LabRu
         cut(cluster, ["replica-1"], ["replica-2", "replica-3"])
         cut_at = cluster.now()
         await keep_writing(user, cluster, cut_at + run.random.uniform(0.3, 0.8), "cut")
-        await cluster.crash("replica-1")
+        await run.schedule(cluster).fire(faults.crash("replica-1"))
         crashed = cluster.now()
         new = await failed_over(cluster, "replica-1", what="replica-1, the primary, crashed")
         other = await session(run, cluster, "user-2")  # its session has seen none of user-1's
@@ -483,7 +484,7 @@ async def test_a_new_primary_catches_up_before_it_writes(run: LabRun) -> None:
         cluster.network.block("replica-1", "replica-2")
         for n in range(2, 2 + run.random.randint(1, 3)):
             await must_put(user, f"v{n}", why="replica-3 still gets every copy")
-        await cluster.crash("replica-1")
+        await run.schedule(cluster).fire(faults.crash("replica-1"))
         crashed = cluster.now()
         cluster.network.heal()
         new = await failed_over(cluster, "replica-1", what="replica-1, the primary, crashed")
@@ -519,16 +520,16 @@ async def test_a_restarted_replica_keeps_what_it_stored(run: LabRun) -> None:
         if cluster.state(victim) != "up":
             no_crashes(cluster.trace.events)  # it crashed by itself: say why
             raise CheckFailed(f"{victim} is {cluster.state(victim)} from the start")
-        await cluster.crash_after_send(victim, "replicated")
+        await run.schedule(cluster).fire(faults.crash_after(victim, "replicated"))
         for n in range(1, 5):
             await must_put(user, f"v{n}", why="at most one replica is down")
             if cluster.state(victim) == "crashed":
                 await cluster.restart(victim)
         for name in replicas(cluster):
-            await cluster.crash(name)
+            await run.schedule(cluster).fire(faults.crash(name))
         await trio.sleep(0.1)  # down long enough for the messages they sent to be lost
         for name in replicas(cluster):
-            await cluster.restart(name)
+            await run.schedule(cluster).fire(faults.restart(name))
         await trio.sleep(0.5)
         kept = await finals(run, cluster)
         acknowledged_writes_kept(run.history, kept, key=KEY)
