@@ -137,8 +137,42 @@ def _unknown_op(model: str, op: OpInput, known: tuple[str, ...]) -> ValueError:
     )
 
 
+class _Registers:
+    """What a register and one key of a store share: a read, a write and a compare-and-set,
+    under the names ``_names`` gives (read, write, cas)."""
+
+    def _names(self) -> tuple[str, str, str]:
+        raise NotImplementedError
+
+    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
+        read, write, cas = self._names()
+        if op.f == read:
+            return output is UNKNOWN or output == state, state
+        if op.f == write:
+            return True, op.arg
+        if op.f == cas:
+            expected, new = _pair(op)
+            if output is UNKNOWN:
+                return True, new if state == expected else state
+            if output is False:
+                return state != expected, state
+            return state == expected, new
+        raise _unknown_op(type(self).__name__, op, self._names())
+
+    def read_only(self, op: OpInput) -> bool:
+        if op.f not in self._names():
+            raise _unknown_op(type(self).__name__, op, self._names())
+        return op.f == self._names()[0]
+
+
+def _pair(op: OpInput) -> tuple[Any, Any]:
+    if isinstance(op.arg, tuple) and len(op.arg) == 2:
+        return op.arg[0], op.arg[1]
+    raise ValueError(f"{op.f} by {op.process} needs [from, to] as its value, not {op.arg!r}")
+
+
 @dataclass(frozen=True)
-class RegisterModel:
+class RegisterModel(_Registers):
     """One register: ``read`` answers its value, ``write(v)`` sets it, ``cas([a, b])`` sets it
     to b if it holds a. A cas answered False (or ``{"value": false}``) says it did not hold a;
     any other answer says the swap happened (a client told "no" may also record a ``fail``:
@@ -149,13 +183,8 @@ class RegisterModel:
     write: str = "write"
     cas: str = "cas"
 
-    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
-        return _register_step(self, state, op, output, self.read, self.write, self.cas)
-
-    def read_only(self, op: OpInput) -> bool:
-        if op.f not in (self.read, self.write, self.cas):
-            raise _unknown_op(type(self).__name__, op, (self.read, self.write, self.cas))
-        return op.f == self.read
+    def _names(self) -> tuple[str, str, str]:
+        return self.read, self.write, self.cas
 
     def key_of(self, op: OpInput) -> Hashable:
         return None
@@ -164,32 +193,8 @@ class RegisterModel:
         return f"the register held {state!r}"
 
 
-def _register_step(
-    model: object, state: Any, op: OpInput, output: Any, read: str, write: str, cas: str
-) -> tuple[bool, Any]:
-    f = op.f
-    if f == read:
-        return output is UNKNOWN or output == state, state
-    if f == write:
-        return True, op.arg
-    if f == cas:
-        expected, new = _pair(op)
-        if output is UNKNOWN:
-            return True, new if state == expected else state
-        if output is False:
-            return state != expected, state
-        return state == expected, new
-    raise _unknown_op(type(model).__name__, op, (read, write, cas))
-
-
-def _pair(op: OpInput) -> tuple[Any, Any]:
-    if isinstance(op.arg, tuple) and len(op.arg) == 2:
-        return op.arg[0], op.arg[1]
-    raise ValueError(f"{op.f} by {op.process} needs [from, to] as its value, not {op.arg!r}")
-
-
 @dataclass(frozen=True)
-class KeyValueModel:
+class KeyValueModel(_Registers):
     """A store of registers, one per key: ``get`` answers a key's value (``initial`` until it is
     first put), ``put(v)`` sets it, ``cas([a, b])`` as for :class:`RegisterModel`. Keys are
     independent objects, so each key's operations are checked on their own (its state is that
@@ -200,13 +205,8 @@ class KeyValueModel:
     put: str = "put"
     cas: str = "cas"
 
-    def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
-        return _register_step(self, state, op, output, self.get, self.put, self.cas)
-
-    def read_only(self, op: OpInput) -> bool:
-        if op.f not in (self.get, self.put, self.cas):
-            raise _unknown_op(type(self).__name__, op, (self.get, self.put, self.cas))
-        return op.f == self.get
+    def _names(self) -> tuple[str, str, str]:
+        return self.get, self.put, self.cas
 
     def key_of(self, op: OpInput) -> Hashable:
         return op.key
