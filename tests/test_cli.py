@@ -14,7 +14,7 @@ import pytest
 from run_cli import distlab as run_distlab
 
 from distlab import read_trace
-from distlab._labs import list_labs
+from distlab._labs import find_lab, list_labs
 from distlab.grading import check_message_fates
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,6 +264,11 @@ def test_a_run_killed_midway_keeps_its_trace(tmp_path: Path) -> None:
     assert sum(e["kind"] == "log" for e in events) >= 2
 
 
+#: a demo that may take longer than this in real time (lab.toml's ``duration``) is run live by
+#: `distlab check` only (the lab_check run, which runs every demo in every placement), not here
+LIVE_DEMO_SECONDS = 35.0
+
+
 @pytest.mark.parametrize(
     "placement",
     [[], ["--processes"], ["--sim", "--seed", "3"]],
@@ -271,6 +276,8 @@ def test_a_run_killed_midway_keeps_its_trace(tmp_path: Path) -> None:
 )
 @pytest.mark.parametrize("lab", [lab.slug for lab in list_labs()])
 def test_every_labs_demo_passes_in_every_placement(lab: str, placement: list[str]) -> None:
+    if "--sim" not in placement and find_lab(lab).duration > LIVE_DEMO_SECONDS:
+        pytest.skip(f"a demo of up to {find_lab(lab).duration:g} s: `distlab check` runs it live")
     result = distlab("run", lab, "--quiet", *placement)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout
