@@ -275,7 +275,7 @@ def lease_read(invoked: Op, completed: Op | None) -> tuple[OpInput, Any] | None:
 
 
 @dataclass(frozen=True)
-class LeaseLockModel:
+class LeaseLockModel(LockModel):
     """A lock whose grants run out: a grant's answer says until when (its ``expires`` field, on
     the clock of the history's times), and from then on the lock is free again.
 
@@ -295,17 +295,11 @@ class LeaseLockModel:
     later grant or refusal may follow it.
     """
 
-    acquire: str = "acquire"
-    release: str = "release"
-    granted: tuple[str, ...] = ("granted",)
-    refused: tuple[str, ...] = ("busy",)
+    # The operations' names and answers are LockModel's; its state is (holder, expires) here,
+    # expires None when unknown.
     expires: str = "expires"
     holder: str = "holder"
     slack: float = 0.0
-
-    @property
-    def initial(self) -> Hashable:
-        return None  # else (holder, expires), expires None when unknown
 
     def step(self, state: Any, op: OpInput, output: Any) -> tuple[bool, Any]:
         asked, answered = _times(op)
@@ -326,14 +320,6 @@ class LeaseLockModel:
         if op.f == self.release:
             return True, None if holder == op.process else state
         raise _unknown_op(type(self).__name__, op, (self.acquire, self.release))
-
-    def read_only(self, op: OpInput) -> bool:
-        if op.f not in (self.acquire, self.release):
-            raise _unknown_op(type(self).__name__, op, (self.acquire, self.release))
-        return False
-
-    def key_of(self, op: OpInput) -> Hashable:
-        return None
 
     def describe_state(self, state: Any) -> str:
         if state is None:
