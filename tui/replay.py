@@ -116,9 +116,8 @@ def failure_cursor(events: Sequence[TraceEvent]) -> int | None:
     for i, event in enumerate(events):
         if event.kind == CHECK_FAILED:
             until = event.get("until")
-            if isinstance(until, int | float) and cursor_at_time(events, until) > 0:
-                return cursor_at_time(events, until)
-            return i + 1
+            window_end = cursor_at_time(events, until) if isinstance(until, int | float) else 0
+            return window_end or i + 1
     if any(event.kind == CHECK_PASSED for event in events):
         return None
     for i, event in enumerate(events):
